@@ -1,0 +1,66 @@
+/*
+ * zswapsim.c - the command line tool: dispatches to a subcommand.
+ *
+ *   zswapsim demo [OPTIONS]                   the engine on generated pages
+ *   zswapsim zpool-replay [--zpool NAME] [FILE] replay an allocator trace
+ *   zswapsim options                          every variable, with defaults
+ *   zswapsim --help | --version
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "options.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: zswapsim COMMAND [ARGS]\n"
+		"Linux zswap + zbud compressed swap, simulated inside one process.\n\n"
+		"Commands:\n"
+		"  demo [--size SIZE] [--OPTION VALUE]...\n"
+		"      store generated pages (text, heap, zero, same-filled, random) through\n"
+		"      the engine under a pool limit, load every one back, compare every byte\n"
+		"      and print the statistics\n"
+		"  zpool-replay [--zpool NAME] [--validate] [FILE]\n"
+		"      replay an allocator trace (lines 'a ID SIZE', 'f ID', 'r') from FILE\n"
+		"      or standard input and print one result line per trace line\n"
+		"  options\n"
+		"      list every setting with its variable, default and accepted values\n\n"
+		"Settings come from ZSWAPSIM_* variables (see 'zswapsim options' and\n"
+		"zswapsim(1)); demo also takes each as --name VALUE.\n"
+		"  -h, --help     this text\n"
+		"  -V, --version  the version\n");
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd = argc > 1 ? argv[1] : NULL;
+
+	if (!cmd) {
+		usage(stderr);
+		return ZS_EXIT_USAGE;
+	}
+	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version")) {
+		printf("zswapsim %s\n", PACKAGE_VERSION);
+		return 0;
+	}
+	if (!strcmp(cmd, "demo"))
+		return cmd_demo(argc - 1, argv + 1);
+	if (!strcmp(cmd, "zpool-replay"))
+		return cmd_zpool_replay(argc - 1, argv + 1);
+	if (!strcmp(cmd, "options")) {
+		printf("Settings (environment variables; demo also takes --name VALUE):\n");
+		zs_options_help(stdout);
+		return 0;
+	}
+	fprintf(stderr, "zswapsim: unknown command '%s'; expected demo, zpool-replay or "
+		"options (see zswapsim --help)\n", cmd);
+	return ZS_EXIT_USAGE;
+}

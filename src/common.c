@@ -1,0 +1,66 @@
+/*
+ * common.c - the signal-blocking discipline behind struct zs_lock (see
+ * common.h) and the anonymous mappings that hold zswapsim's own metadata.
+ *
+ * The nesting depth and the saved mask live in initial-exec TLS so that
+ * reading them never allocates, even in a library loaded by LD_PRELOAD.
+ * Window analysis: the mask is applied before the depth is raised, so a
+ * handler can only run while the depth is 0 and it then blocks (and restores)
+ * on its own; the old mask is kept in a local until signals are blocked.  On
+ * the way out the depth reaches 0 while signals are still blocked, so no
+ * handler ever sees a nonzero depth with signals open.
+ */
+#include "config.h"
+
+#include <signal.h>
+#include <sys/mman.h>
+
+#include "common.h"
+
+#define ZS_TLS __thread __attribute__((tls_model("initial-exec")))
+
+static ZS_TLS unsigned int sig_depth;
+static ZS_TLS sigset_t sig_saved;
+
+static void async_signal_set(sigset_t *set)
+{
+	sigfillset(set);
+	sigdelset(set, SIGSEGV);
+	sigdelset(set, SIGBUS);
+	sigdelset(set, SIGILL);
+	sigdelset(set, SIGFPE);
+	sigdelset(set, SIGTRAP);
+}
+
+void zs_signals_block(void)
+{
+	sigset_t set, old;
+
+	if (sig_depth == 0) {
+		async_signal_set(&set);
+		pthread_sigmask(SIG_BLOCK, &set, &old);
+		sig_saved = old;
+	}
+	sig_depth++;
+}
+
+void zs_signals_unblock(void)
+{
+	if (--sig_depth != 0)
+		return;
+	pthread_sigmask(SIG_SETMASK, &sig_saved, NULL);
+}
+
+void *zs_map_anon(size_t bytes)
+{
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+void zs_unmap(void *addr, size_t bytes)
+{
+	if (addr)
+		munmap(addr, bytes);
+}

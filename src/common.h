@@ -1,0 +1,74 @@
+/*
+ * common.h - what every zswapsim module shares: the page geometry, the error
+ * convention and the signal-safe lock.
+ *
+ * Error convention: functions return 0 (or a count) on success and -errno on
+ * failure, never set errno themselves.
+ *
+ * The lock (struct zs_lock).  The engine's load path runs inside a SIGSEGV
+ * handler, and a program's own signal handlers may touch frozen pages, so any
+ * lock of ours could be wanted by a handler running on the very thread that
+ * holds it.  We rule that out instead of detecting it: a zs_lock is only ever
+ * held with every asynchronous signal blocked on the holding thread.  A
+ * handler therefore never interrupts its own thread's critical section; when
+ * another thread holds the lock, the handler simply waits for it, which is
+ * safe because that thread makes progress.  Synchronous signals (SIGSEGV,
+ * SIGBUS, SIGILL, SIGFPE, SIGTRAP) stay unblocked: code under a zs_lock
+ * touches only memory of ours, so one of those there is a bug to be reported,
+ * not a page to thaw.
+ *
+ * Blocking costs two rt_sigprocmask calls, so nesting is counted per thread
+ * (initial-exec TLS: no allocation, usable in a handler) and only the
+ * outermost zs_lock of a thread pays them.
+ */
+#ifndef ZS_COMMON_H
+#define ZS_COMMON_H
+
+#include <errno.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ZS_PAGE_SHIFT 12
+#define ZS_PAGE_SIZE (1UL << ZS_PAGE_SHIFT)
+#define ZS_PAGE_MASK (~(ZS_PAGE_SIZE - 1))
+
+#define ZS_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define ZS_UNUSED __attribute__((unused))
+#define zs_likely(x) __builtin_expect(!!(x), 1)
+#define zs_unlikely(x) __builtin_expect(!!(x), 0)
+
+/* Relaxed atomic counters: statistics are read without locks. */
+#define zs_count_add(p, n) __atomic_fetch_add((p), (n), __ATOMIC_RELAXED)
+#define zs_count_sub(p, n) __atomic_fetch_sub((p), (n), __ATOMIC_RELAXED)
+#define zs_count_read(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+
+struct zs_lock {
+	pthread_mutex_t mutex;
+};
+
+#define ZS_LOCK_INIT { PTHREAD_MUTEX_INITIALIZER }
+
+/* Block asynchronous signals on this thread (nested calls are counted). */
+void zs_signals_block(void);
+/* Undo one zs_signals_block(); the outermost restores the thread's mask. */
+void zs_signals_unblock(void);
+
+/* Async-signal-safe under the rule above. */
+static inline void zs_lock(struct zs_lock *l)
+{
+	zs_signals_block();
+	pthread_mutex_lock(&l->mutex);
+}
+
+static inline void zs_unlock(struct zs_lock *l)
+{
+	pthread_mutex_unlock(&l->mutex);
+	zs_signals_unblock();
+}
+
+/* mmap'd memory of our own, never malloc: see pagesrc.h for pool pages. */
+void *zs_map_anon(size_t bytes);
+void zs_unmap(void *addr, size_t bytes);
+
+#endif

@@ -1,0 +1,824 @@
+/*
+ * engine.c - store, load, invalidate and writeback (see engine.h).
+ *
+ * Data flow:
+ *   store:     same-filled? -> one word in the entry
+ *              else make room (limit, hysteresis, writeback) -> compress in
+ *              a context -> zpool_alloc(header + data) -> copy -> publish
+ *   load:      find -> one word | decompress from the pool | copy the raw
+ *              page | read the swap file -> (exclusive) drop the entry
+ *   writeback: zpool reclaim -> evict(handle) -> key from the object header
+ *              -> decompress into a page buffer -> swap slot -> pwrite
+ *              -> the entry now names the slot; the pool object is freed
+ *
+ * Every pool object starts with the key it belongs to (as zswap's header did
+ * in 3.11), so evict can find the entry from a handle alone.
+ *
+ * Locking.  e->lock (a zs_lock) covers the index, every entry, raw_lru and
+ * reached_full.  Order: e->lock, then the pool's lock, then the page
+ * source's; e->lock, then the swap file's.  The pool calls evict with no lock
+ * held.  Compression and decompression, pool allocation, swap I/O and the
+ * release of storage all run outside e->lock: an entry that is being read
+ * outside it carries ZS_LOADING or ZS_WRITEBACK, which keeps it from being
+ * freed or written back under the reader.  Storage (a handle, a raw page, a
+ * slot) is always detached from its entry under e->lock before it is freed,
+ * so an entry never names storage that someone else may reuse.
+ *
+ * Concurrent writeback and load of one key: writeback leaves the page's bytes
+ * in its buffer (wbbuf) until the slot is written, like the swap cache; a
+ * load copies them from there.  Whoever drops such an entry from the index
+ * marks it ZS_ORPHAN and the writer frees it when its write is done.
+ *
+ * Statistics are relaxed atomics in e->stats, read without the lock.
+ */
+#include "config.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "compress.h"
+#include "engine.h"
+#include "fault.h"
+#include "index.h"
+#include "pagesrc.h"
+#include "swapfile.h"
+#include "zpool.h"
+
+#define ZS_OBJ_HDR sizeof(uintptr_t)
+#define ZS_NCTX 8
+#define ZS_RECLAIM_RETRIES 8
+
+/* What a store needs to compress without allocating: one per storer. */
+struct zs_ctx {
+	pthread_mutex_t lock;
+	void *state;
+	unsigned char obj[ZS_OBJ_HDR + ZS_COMPRESS_BOUND]; /* header + data */
+};
+
+struct zs_engine {
+	struct zs_lock lock;
+	struct zs_options opt;
+	const struct zs_compressor *comp;
+	struct zs_pagesrc *pages;
+	struct zpool *pool;
+	struct zs_swapfile *swap;
+	struct zs_index *index;
+	struct zs_list raw_lru;      /* ZS_RAW entries, newest first */
+	uint64_t raw_pages;          /* pages held by raw entries, orphans included */
+	uint64_t limit_pages, accept_pages;
+	bool reached_full;
+	struct zs_stats stats;
+	struct zs_ctx *ctx;
+};
+
+/* Storage detached from an entry, released outside e->lock. */
+struct zs_storage {
+	uint8_t kind;
+	union {
+		unsigned long handle;
+		void *raw;
+		uint64_t slot;
+	};
+};
+
+#define STAT_INC(e, name) zs_count_add(&(e)->stats.name, 1)
+
+/* ---- accounting ---- */
+
+/* Count an entry in (+1) or out (-1) of the gauges for its kind. */
+static void account_into(struct zs_stats *s, const struct zs_entry *ent, int sign)
+{
+	uint64_t one = (uint64_t)(int64_t)sign;
+
+	switch (ent->kind) {
+	case ZS_SAME:
+		zs_count_add(&s->same_filled_pages, one);
+		zs_count_add(&s->stored_pages, one);
+		break;
+	case ZS_POOL:
+		zs_count_add(&s->compressed_bytes, one * ent->length);
+		zs_count_add(&s->stored_pages, one);
+		break;
+	case ZS_RAW:
+		zs_count_add(&s->stored_incompressible_pages, one);
+		zs_count_add(&s->stored_pages, one);
+		break;
+	case ZS_SWAP:
+		zs_count_add(&s->swap_pages, one);
+		break;
+	}
+}
+
+static void account(struct zs_engine *e, const struct zs_entry *ent, int sign)
+{
+	account_into(&e->stats, ent, sign);
+}
+
+static uint64_t pool_pages(struct zs_engine *e)
+{
+	return zpool_total_pages(e->pool) + zs_count_read(&e->raw_pages);
+}
+
+uint64_t zs_engine_pool_bytes(struct zs_engine *e)
+{
+	return pool_pages(e) * ZS_PAGE_SIZE;
+}
+
+/* ---- storage ---- */
+
+static struct zs_storage detach(struct zs_entry *ent)
+{
+	struct zs_storage s = { .kind = ent->kind };
+
+	if (ent->kind == ZS_POOL)
+		s.handle = ent->handle;
+	else if (ent->kind == ZS_RAW)
+		s.raw = ent->raw;
+	else if (ent->kind == ZS_SWAP)
+		s.slot = ent->slot;
+	return s;
+}
+
+/* Async-signal-safe: each release takes only a zs_lock. */
+static void release(struct zs_engine *e, struct zs_storage s)
+{
+	switch (s.kind) {
+	case ZS_POOL:
+		zpool_free(e->pool, s.handle);
+		break;
+	case ZS_RAW:
+		zs_page_free(e->pages, s.raw);
+		zs_count_sub(&e->raw_pages, 1);
+		break;
+	case ZS_SWAP:
+		zs_swapfile_free(e->swap, s.slot);
+		break;
+	}
+}
+
+/* Take an entry out of the index (under e->lock).  Returns its storage for
+ * release after unlocking; an entry under writeback is orphaned instead and
+ * its writer frees everything (the returned storage is then empty). */
+static struct zs_storage drop(struct zs_engine *e, struct zs_entry *ent)
+{
+	struct zs_storage none = { .kind = ZS_SAME }, s;
+
+	zs_index_remove(e->index, ent);
+	account(e, ent, -1);
+	if (ent->flags & ZS_WRITEBACK) {
+		ent->flags |= ZS_ORPHAN;
+		return none;
+	}
+	if (ent->kind == ZS_RAW)
+		zs_list_del(&ent->raw_lru);
+	s = detach(ent);
+	zs_entry_free(e->index, ent);
+	return s;
+}
+
+/* ---- contexts ---- */
+
+static struct zs_ctx *ctx_get(struct zs_engine *e)
+{
+	unsigned int start = (unsigned int)((uintptr_t)pthread_self() >> 8) % ZS_NCTX, i;
+
+	for (i = 0; i < ZS_NCTX; i++) {
+		struct zs_ctx *c = &e->ctx[(start + i) % ZS_NCTX];
+
+		if (pthread_mutex_trylock(&c->lock) == 0)
+			return c;
+	}
+	pthread_mutex_lock(&e->ctx[start].lock);
+	return &e->ctx[start];
+}
+
+static void ctx_put(struct zs_ctx *c)
+{
+	pthread_mutex_unlock(&c->lock);
+}
+
+static int ctx_create(struct zs_engine *e)
+{
+	size_t state = (e->comp->state_size + ZS_PAGE_SIZE - 1) & ZS_PAGE_MASK;
+	char *states;
+	int i;
+
+	e->ctx = zs_map_anon(ZS_NCTX * sizeof(struct zs_ctx));
+	if (!e->ctx)
+		return -ENOMEM;
+	states = zs_map_anon(ZS_NCTX * state);
+	if (!states) {
+		zs_unmap(e->ctx, ZS_NCTX * sizeof(struct zs_ctx));
+		e->ctx = NULL;
+		return -ENOMEM;
+	}
+	for (i = 0; i < ZS_NCTX; i++) {
+		pthread_mutex_init(&e->ctx[i].lock, NULL);
+		e->ctx[i].state = states + i * state;
+	}
+	return 0;
+}
+
+static void ctx_destroy(struct zs_engine *e)
+{
+	size_t state = (e->comp->state_size + ZS_PAGE_SIZE - 1) & ZS_PAGE_MASK;
+
+	if (!e->ctx)
+		return;
+	zs_unmap(e->ctx[0].state, ZS_NCTX * state);
+	zs_unmap(e->ctx, ZS_NCTX * sizeof(struct zs_ctx));
+}
+
+/* ---- writeback ---- */
+
+/* Under e->lock: put the page's bytes in buf (for a raw page, its own bytes)
+ * and mark the entry as under writeback.  0 or -EIO. */
+static int writeback_begin(struct zs_engine *e, struct zs_entry *ent, unsigned char *buf)
+{
+	if (ent->kind == ZS_RAW) {
+		zs_list_del(&ent->raw_lru);
+		ent->wbbuf = ent->raw;
+	} else {
+		const unsigned char *obj = zpool_map(e->pool, ent->handle);
+		int n = e->comp->decompress(obj + ZS_OBJ_HDR, ent->length, buf, ZS_PAGE_SIZE);
+
+		zpool_unmap(e->pool, ent->handle);
+		if (n != (int)ZS_PAGE_SIZE) {
+			STAT_INC(e, decompress_fail);
+			return -EIO;
+		}
+		ent->wbbuf = buf;
+	}
+	ent->flags |= ZS_WRITEBACK;
+	return 0;
+}
+
+/* Without e->lock: write the page to a new slot; then settle the entry.
+ * Returns 0 when the entry's pool storage was freed (written, or orphaned),
+ * else -errno with the entry back as it was. */
+static int writeback_finish(struct zs_engine *e, struct zs_entry *ent)
+{
+	struct zs_storage old;
+	uint64_t slot;
+	int ret;
+
+	ret = zs_swapfile_alloc(e->swap, &slot);
+	if (ret) {
+		STAT_INC(e, swap_full);
+	} else if ((ret = zs_swapfile_write(e->swap, slot, ent->wbbuf))) {
+		STAT_INC(e, swap_write_errors);
+		zs_swapfile_free(e->swap, slot);
+	}
+
+	zs_lock(&e->lock);
+	ent->flags &= ~ZS_WRITEBACK;
+	ent->wbbuf = NULL;
+	old = detach(ent);
+	if (ent->flags & ZS_ORPHAN) {
+		zs_entry_free(e->index, ent);
+		if (ret == 0)
+			zs_swapfile_free(e->swap, slot);
+		ret = 0;
+	} else if (ret == 0) {
+		account(e, ent, -1);
+		ent->kind = ZS_SWAP;
+		ent->slot = slot;
+		account(e, ent, +1);
+		STAT_INC(e, written_back_pages);
+	} else {
+		if (ent->kind == ZS_RAW)
+			zs_list_add(&ent->raw_lru, e->raw_lru.prev); /* still the oldest */
+		old.kind = ZS_SAME; /* nothing to release */
+	}
+	zs_unlock(&e->lock);
+	release(e, old);
+	return ret;
+}
+
+/* The pool's evict callback: write back the object `handle`. */
+static int evict(struct zpool *pool, unsigned long handle, void *arg)
+{
+	struct zs_engine *e = arg;
+	unsigned char buf[ZS_PAGE_SIZE];
+	struct zs_entry *ent;
+	uintptr_t key;
+	int ret;
+
+	memcpy(&key, zpool_map(pool, handle), sizeof(key));
+	zpool_unmap(pool, handle);
+	zs_lock(&e->lock);
+	/* An object not yet published, or being loaded, is not ours to move.
+	 * Its key may be stale bytes then: the handle check settles it, since
+	 * only the entry that owns a handle names it. */
+	ent = zs_index_find(e->index, key);
+	if (!ent || ent->kind != ZS_POOL || ent->handle != handle || ent->flags) {
+		STAT_INC(e, writeback_skipped);
+		zs_unlock(&e->lock);
+		return -EBUSY;
+	}
+	ret = writeback_begin(e, ent, buf);
+	zs_unlock(&e->lock);
+	return ret ? ret : writeback_finish(e, ent);
+}
+
+/* Write back the oldest idle raw page: 0, -EAGAIN (none idle), -errno. */
+static int writeback_raw(struct zs_engine *e)
+{
+	struct zs_list *pos;
+	struct zs_entry *ent = NULL;
+	int tries = 0;
+
+	zs_lock(&e->lock);
+	for (pos = e->raw_lru.prev; pos != &e->raw_lru && tries < ZS_RECLAIM_RETRIES;
+	     pos = pos->prev, tries++) {
+		struct zs_entry *cand = zs_container_of(pos, struct zs_entry, raw_lru);
+
+		if (!cand->flags) {
+			ent = cand;
+			break;
+		}
+	}
+	if (ent)
+		writeback_begin(e, ent, NULL);
+	zs_unlock(&e->lock);
+	return ent ? writeback_finish(e, ent) : -EAGAIN;
+}
+
+/* Free one pool page by writeback.  Raw pages go first: each holds a whole
+ * page for one stored page, so writing them back frees the most memory per
+ * write (before 6.18 such pages went to the swap device directly). */
+static int writeback_one(struct zs_engine *e)
+{
+	int ret = -EAGAIN;
+
+	if (zs_count_read(&e->raw_pages))
+		ret = writeback_raw(e);
+	if (ret == -EAGAIN)
+		ret = zpool_reclaim(e->pool, ZS_RECLAIM_RETRIES);
+	return ret;
+}
+
+int zs_engine_shrink(struct zs_engine *e, uint64_t target)
+{
+	while (zs_engine_pool_bytes(e) > target) {
+		int ret = writeback_one(e);
+
+		if (ret) /* e.g. -EINVAL: nothing left; -ENOSPC: swap file full */
+			return zs_engine_pool_bytes(e) <= target ? 0 : ret;
+	}
+	return 0;
+}
+
+/* Store-time limit check, as zswap since 5.6: over the limit, shrink until
+ * the pool is below the accept threshold before accepting again. */
+static int make_room(struct zs_engine *e)
+{
+	if (pool_pages(e) > e->limit_pages) {
+		STAT_INC(e, pool_limit_hit);
+		__atomic_store_n(&e->reached_full, true, __ATOMIC_RELAXED);
+	}
+	if (!__atomic_load_n(&e->reached_full, __ATOMIC_RELAXED))
+		return 0;
+	if (pool_pages(e) >= e->accept_pages &&
+	    zs_engine_shrink(e, e->accept_pages ? (e->accept_pages - 1) * ZS_PAGE_SIZE : 0)) {
+		STAT_INC(e, reject_reclaim_fail);
+		return -ENOMEM;
+	}
+	__atomic_store_n(&e->reached_full, false, __ATOMIC_RELAXED);
+	return 0;
+}
+
+/* ---- store ---- */
+
+static bool same_filled(const void *page, uint64_t *value)
+{
+	const uint64_t *w = page;
+	size_t i;
+
+	for (i = 1; i < ZS_PAGE_SIZE / sizeof(*w); i++)
+		if (w[i] != w[0])
+			return false;
+	*value = w[0];
+	return true;
+}
+
+/* Compress and copy into the pool (or a raw page): ent gets kind and storage. */
+static int store_compressed(struct zs_engine *e, uintptr_t key, const void *page,
+			    struct zs_entry *ent)
+{
+	struct zs_ctx *c = ctx_get(e);
+	int len, ret;
+
+	memcpy(c->obj, &key, ZS_OBJ_HDR);
+	len = zs_fault_hit(ZS_FAULT_COMPRESS) ? -EINVAL :
+		e->comp->compress(c->state, page, ZS_PAGE_SIZE, c->obj + ZS_OBJ_HDR, ZS_COMPRESS_BOUND);
+	if (len < 0) {
+		STAT_INC(e, reject_compress_fail);
+		ret = -EINVAL;
+	} else if ((ret = zpool_alloc(e->pool, ZS_OBJ_HDR + len, &ent->handle)) == 0) {
+		memcpy(zpool_map(e->pool, ent->handle), c->obj, ZS_OBJ_HDR + len);
+		zpool_unmap(e->pool, ent->handle);
+		ent->kind = ZS_POOL;
+		ent->length = (uint32_t)len;
+	} else if (ret == -ENOSPC && e->opt.store_incompressible) {
+		ent->raw = zs_page_alloc(e->pages);
+		ret = ent->raw ? 0 : -ENOMEM;
+		if (ret)
+			STAT_INC(e, reject_alloc_fail);
+		else {
+			zs_count_add(&e->raw_pages, 1);
+			memcpy(ent->raw, page, ZS_PAGE_SIZE);
+			ent->kind = ZS_RAW;
+		}
+	} else if (ret == -ENOSPC) {
+		STAT_INC(e, reject_compress_poor);
+		ret = -E2BIG;
+	} else {
+		STAT_INC(e, reject_alloc_fail);
+	}
+	ctx_put(c);
+	return ret;
+}
+
+/* Index a filled-in entry, replacing any old one for its key. */
+static void publish(struct zs_engine *e, struct zs_entry *ent)
+{
+	struct zs_storage old = { .kind = ZS_SAME };
+	struct zs_entry *dup = zs_index_find(e->index, ent->key);
+
+	if (dup) {
+		STAT_INC(e, duplicate_entry);
+		old = drop(e, dup);
+	}
+	zs_index_insert(e->index, ent);
+	account(e, ent, +1);
+	if (ent->kind == ZS_RAW)
+		zs_list_add(&ent->raw_lru, &e->raw_lru);
+	zs_unlock(&e->lock);
+	release(e, old);
+}
+
+static int store(struct zs_engine *e, uintptr_t key, const void *page)
+{
+	struct zs_entry tmp = { .key = key }, *ent;
+	int ret;
+
+	ret = make_room(e);
+	if (ret)
+		return ret;
+	if (e->opt.same_filled_pages_enabled && same_filled(page, &tmp.value))
+		tmp.kind = ZS_SAME;
+	else if ((ret = store_compressed(e, key, page, &tmp)))
+		return ret;
+
+	zs_lock(&e->lock);
+	ent = zs_index_reserve(e->index) ? NULL : zs_entry_alloc(e->index);
+	if (!ent) {
+		zs_unlock(&e->lock);
+		STAT_INC(e, reject_kmemcache_fail);
+		release(e, detach(&tmp));
+		return -ENOMEM;
+	}
+	*ent = tmp;
+	zs_list_init(&ent->raw_lru);
+	publish(e, ent);
+	return 0;
+}
+
+int zs_engine_store(struct zs_engine *e, uintptr_t key, const void *page)
+{
+	int ret;
+
+	STAT_INC(e, stores);
+	ret = store(e, key, page);
+	/* An older copy would now be stale: the caller's page is the only
+	 * truth, so drop it, as zswap does when a store fails. */
+	if (ret)
+		zs_engine_invalidate(e, key);
+	return ret;
+}
+
+/* ---- load and invalidate ---- */
+
+static void fill(void *page, uint64_t value)
+{
+	uint64_t *w = page;
+	size_t i;
+
+	for (i = 0; i < ZS_PAGE_SIZE / sizeof(*w); i++)
+		w[i] = value;
+}
+
+/* Read an entry marked ZS_LOADING, without e->lock.  Async-signal-safe. */
+static int read_entry(struct zs_engine *e, const struct zs_entry *ent, void *page)
+{
+	const unsigned char *obj;
+	int n;
+
+	switch (ent->kind) {
+	case ZS_RAW:
+		memcpy(page, ent->raw, ZS_PAGE_SIZE);
+		return 0;
+	case ZS_SWAP:
+		if (zs_swapfile_read(e->swap, ent->slot, page) == 0)
+			return 0;
+		STAT_INC(e, swap_read_errors);
+		return -EIO;
+	default:
+		obj = zpool_map(e->pool, ent->handle);
+		n = e->comp->decompress(obj + ZS_OBJ_HDR, ent->length, page, ZS_PAGE_SIZE);
+		zpool_unmap(e->pool, ent->handle);
+		if (n == (int)ZS_PAGE_SIZE)
+			return 0;
+		STAT_INC(e, decompress_fail);
+		return -EIO;
+	}
+}
+
+/* Under e->lock, for entries that can be read right there (one word, or a
+ * writeback's buffer): copy, and drop when loads are exclusive. */
+static struct zs_storage load_now(struct zs_engine *e, struct zs_entry *ent, void *page)
+{
+	struct zs_storage none = { .kind = ZS_SAME };
+
+	if (ent->flags & ZS_WRITEBACK)
+		memcpy(page, ent->wbbuf, ZS_PAGE_SIZE);
+	else
+		fill(page, ent->value);
+	return e->opt.exclusive_loads ? drop(e, ent) : none;
+}
+
+int zs_engine_load(struct zs_engine *e, uintptr_t key, void *page)
+{
+	struct zs_storage old = { .kind = ZS_SAME };
+	struct zs_entry *ent;
+	int ret = 0, saved_errno = errno;
+
+	zs_lock(&e->lock);
+	ent = zs_index_find(e->index, key);
+	if (!ent) {
+		zs_unlock(&e->lock);
+		STAT_INC(e, load_misses);
+		errno = saved_errno;
+		return -ENOENT;
+	}
+	if (ent->kind == ZS_SAME || (ent->flags & ZS_WRITEBACK)) {
+		old = load_now(e, ent, page);
+	} else {
+		bool from_swap = ent->kind == ZS_SWAP;
+
+		ent->flags |= ZS_LOADING;
+		zs_unlock(&e->lock);
+		ret = read_entry(e, ent, page);
+		zs_lock(&e->lock);
+		ent->flags &= ~ZS_LOADING;
+		if (ret == 0 && e->opt.exclusive_loads)
+			old = drop(e, ent);
+		if (ret == 0 && from_swap)
+			STAT_INC(e, loads_from_swap);
+	}
+	zs_unlock(&e->lock);
+	release(e, old);
+	if (ret == 0)
+		STAT_INC(e, loads);
+	errno = saved_errno;
+	return ret;
+}
+
+int zs_engine_invalidate(struct zs_engine *e, uintptr_t key)
+{
+	struct zs_storage old;
+	struct zs_entry *ent;
+
+	zs_lock(&e->lock);
+	ent = zs_index_find(e->index, key);
+	if (!ent) {
+		zs_unlock(&e->lock);
+		return -ENOENT;
+	}
+	old = drop(e, ent);
+	zs_unlock(&e->lock);
+	release(e, old);
+	STAT_INC(e, invalidates);
+	return 0;
+}
+
+static void drain_one(struct zs_entry *ent, void *arg)
+{
+	struct zs_engine *e = arg;
+
+	/* The index is already emptied slot by slot: drop() minus the removal. */
+	account(e, ent, -1);
+	STAT_INC(e, invalidates);
+	if (ent->kind == ZS_RAW)
+		zs_list_del(&ent->raw_lru);
+	release(e, detach(ent));
+	zs_entry_free(e->index, ent);
+}
+
+void zs_engine_invalidate_all(struct zs_engine *e)
+{
+	zs_lock(&e->lock);
+	zs_index_drain(e->index, drain_one, e);
+	zs_unlock(&e->lock);
+}
+
+/* ---- life cycle ---- */
+
+static uint64_t physical_ram(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES);
+
+	return pages > 0 ? (uint64_t)pages * ZS_PAGE_SIZE : UINT64_C(1) << 30;
+}
+
+/* Resolve the defaults that depend on the machine, and the limits. */
+static void resolve(struct zs_engine *e, const struct zs_options *opt)
+{
+	uint64_t ram, limit;
+
+	e->opt = *opt;
+	ram = opt->mem_limit ? opt->mem_limit : physical_ram();
+	e->opt.mem_limit = ram;
+	if (!e->opt.swap_size)
+		e->opt.swap_size = ram;
+	limit = opt->max_pool_size ? opt->max_pool_size : ram / 100 * opt->max_pool_percent;
+	e->limit_pages = limit / ZS_PAGE_SIZE;
+	e->accept_pages = e->limit_pages * opt->accept_threshold_percent / 100;
+	e->stats.pool_limit_bytes = e->limit_pages * ZS_PAGE_SIZE;
+}
+
+static int open_parts(struct zs_engine *e, char *err, size_t errlen)
+{
+	int ret;
+
+	e->comp = zs_compressor_find(e->opt.compressor);
+	if (!e->comp) {
+		snprintf(err, errlen, "compressor %s: not available; one of: %s", e->opt.compressor,
+			 zs_compressor_names());
+		return -EINVAL;
+	}
+	ret = zs_swapfile_open(e->opt.swapfile, e->opt.swap_size, &e->swap);
+	if (ret) {
+		snprintf(err, errlen, "swap file %s: %s", *e->opt.swapfile ? e->opt.swapfile :
+			 "in $TMPDIR", strerror(-ret));
+		return ret;
+	}
+	ret = zs_pagesrc_create(0, &e->pages);
+	if (!ret)
+		ret = zs_index_create(&e->index);
+	if (!ret)
+		ret = ctx_create(e);
+	if (!ret) {
+		ret = zpool_create(e->opt.zpool, e->pages, evict, e, &e->pool);
+		if (ret == -EINVAL) {
+			snprintf(err, errlen, "zpool %s: not available; one of: %s", e->opt.zpool,
+				 zpool_names());
+			return ret;
+		}
+	}
+	if (ret)
+		snprintf(err, errlen, "out of memory");
+	return ret;
+}
+
+int zs_engine_create(const struct zs_options *opt, struct zs_engine **out, char *err,
+		     size_t errlen)
+{
+	struct zs_engine *e = zs_map_anon(sizeof(*e));
+	int ret;
+
+	if (!e) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&e->lock.mutex, NULL);
+	zs_list_init(&e->raw_lru);
+	resolve(e, opt);
+	ret = open_parts(e, err, errlen);
+	if (ret) {
+		zs_engine_destroy(e);
+		return ret;
+	}
+	*out = e;
+	return 0;
+}
+
+void zs_engine_destroy(struct zs_engine *e)
+{
+	if (!e)
+		return;
+	if (e->index && e->pool)
+		zs_engine_invalidate_all(e);
+	zpool_destroy(e->pool);
+	if (e->comp)
+		ctx_destroy(e);
+	zs_index_destroy(e->index);
+	zs_pagesrc_destroy(e->pages);
+	zs_swapfile_close(e->swap);
+	pthread_mutex_destroy(&e->lock.mutex);
+	zs_unmap(e, sizeof(*e));
+}
+
+const struct zs_options *zs_engine_options(const struct zs_engine *e)
+{
+	return &e->opt;
+}
+
+void zs_engine_stats(struct zs_engine *e, struct zs_stats *out)
+{
+	const uint64_t *src = (const uint64_t *)&e->stats;
+	uint64_t *dst = (uint64_t *)out;
+	size_t i;
+
+	for (i = 0; i < sizeof(*out) / sizeof(uint64_t); i++)
+		dst[i] = zs_count_read(&src[i]);
+	out->pool_total_size = zs_engine_pool_bytes(e);
+}
+
+/* ---- validation ---- */
+
+struct tally {
+	struct zs_engine *e;
+	struct zs_stats seen;
+	char *buf;
+	size_t len;
+};
+
+static int check_entry(struct zs_entry *ent, void *arg)
+{
+	struct tally *t = arg;
+	uintptr_t key;
+
+	if (ent->flags)
+		snprintf(t->buf, t->len, "engine: entry %#lx busy (flags %u) with the lock held",
+			 (unsigned long)ent->key, ent->flags);
+	else if (ent->kind == ZS_POOL &&
+		 (memcpy(&key, zpool_map(t->e->pool, ent->handle), sizeof(key)), key != ent->key))
+		snprintf(t->buf, t->len, "engine: pool object of %#lx names key %#lx",
+			 (unsigned long)ent->key, (unsigned long)key);
+	else if (ent->kind == ZS_POOL && (ent->length == 0 || ent->length > ZS_COMPRESS_BOUND))
+		snprintf(t->buf, t->len, "engine: entry %#lx has length %u",
+			 (unsigned long)ent->key, ent->length);
+	else if (ent->kind == ZS_RAW && zs_list_empty(&ent->raw_lru))
+		snprintf(t->buf, t->len, "engine: raw entry %#lx is not on the raw LRU",
+			 (unsigned long)ent->key);
+	else if (ent->kind == ZS_SWAP && !zs_swapfile_slot_used(t->e->swap, ent->slot))
+		snprintf(t->buf, t->len, "engine: entry %#lx names free swap slot %llu",
+			 (unsigned long)ent->key, (unsigned long long)ent->slot);
+	else {
+		account_into(&t->seen, ent, +1);
+		return 0;
+	}
+	return -EUCLEAN;
+}
+
+static int check_gauges(struct zs_engine *e, const struct zs_stats *seen, char *buf, size_t len)
+{
+	struct zs_stats now;
+	uint64_t raw_on_lru = 0;
+	struct zs_list *pos;
+
+	zs_engine_stats(e, &now);
+	zs_list_for_each(pos, &e->raw_lru)
+		raw_on_lru++;
+#define GAUGE(field) \
+	if (now.field != seen->field) \
+		return snprintf(buf, len, "engine: " #field " is %llu, the index holds %llu", \
+				(unsigned long long)now.field, \
+				(unsigned long long)seen->field), -EUCLEAN;
+	GAUGE(stored_pages)
+	GAUGE(same_filled_pages)
+	GAUGE(stored_incompressible_pages)
+	GAUGE(compressed_bytes)
+	GAUGE(swap_pages)
+#undef GAUGE
+	if (raw_on_lru != seen->stored_incompressible_pages || e->raw_pages != raw_on_lru)
+		return snprintf(buf, len, "engine: %llu raw pages held, %llu on the raw LRU",
+				(unsigned long long)e->raw_pages,
+				(unsigned long long)raw_on_lru), -EUCLEAN;
+	if (zs_swapfile_used(e->swap) != seen->swap_pages)
+		return snprintf(buf, len, "engine: %llu swap slots in use for %llu entries",
+				(unsigned long long)zs_swapfile_used(e->swap),
+				(unsigned long long)seen->swap_pages), -EUCLEAN;
+	return 0;
+}
+
+int zs_engine_validate(struct zs_engine *e, char *buf, size_t len)
+{
+	struct tally t = { .e = e, .buf = buf, .len = len };
+	int ret;
+
+	ret = zpool_validate(e->pool, buf, len);
+	if (ret)
+		return ret;
+	zs_lock(&e->lock);
+	ret = zs_index_walk(e->index, check_entry, &t);
+	if (!ret)
+		ret = check_gauges(e, &t.seen, buf, len);
+	zs_unlock(&e->lock);
+	return ret;
+}

@@ -1,0 +1,290 @@
+/*
+ * options.c - the option table and its parsers (see options.h).
+ *
+ * One row per setting: name, kind, default, range, doc.  Defaults are text
+ * and go through the same parser as user input, so a default can never be a
+ * value the parser would refuse.  Messages say which variable, which value,
+ * and what is accepted, so a program never runs on a setting it did not ask
+ * for.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+#include <strings.h>
+
+#include "compress.h"
+#include "options.h"
+#include "zpool.h"
+
+#define OPT(field) offsetof(struct zs_options, field)
+#define SIZE_MAX_ACCEPTED (UINT64_C(1) << 50) /* 1 PiB */
+
+const struct zs_option zs_option_table[] = {
+	{ "compressor", ZS_OPT_NAME, "lz4", 0, 0, zs_compressor_names, OPT(compressor),
+	  "compression algorithm for stored pages" },
+	{ "zpool", ZS_OPT_NAME, "zbud", 0, 0, zpool_names, OPT(zpool),
+	  "allocator that holds the compressed pages" },
+	{ "max_pool_percent", ZS_OPT_UINT, "20", 0, 100, NULL, OPT(max_pool_percent),
+	  "pool limit as a percent of the simulated RAM (mem_limit)" },
+	{ "max_pool_size", ZS_OPT_SIZE, "0", 0, SIZE_MAX_ACCEPTED, NULL, OPT(max_pool_size),
+	  "pool limit in bytes; 0 uses max_pool_percent" },
+	{ "accept_threshold_percent", ZS_OPT_UINT, "90", 0, 100, NULL,
+	  OPT(accept_threshold_percent),
+	  "after hitting the limit, accept stores again below this percent of it" },
+	{ "same_filled_pages_enabled", ZS_OPT_BOOL, "Y", 0, 0, NULL,
+	  OPT(same_filled_pages_enabled),
+	  "keep pages filled with one repeated word as that word, outside the pool" },
+	{ "exclusive_loads", ZS_OPT_BOOL, "Y", 0, 0, NULL, OPT(exclusive_loads),
+	  "drop the stored copy when a page is loaded back" },
+	{ "store_incompressible", ZS_OPT_BOOL, "N", 0, 0, NULL, OPT(store_incompressible),
+	  "store pages that do not compress raw, a page each (Linux 6.18), instead of refusing" },
+	{ "mem_limit", ZS_OPT_SIZE, "0", 0, SIZE_MAX_ACCEPTED, NULL, OPT(mem_limit),
+	  "simulated RAM size; 0 means the machine's physical RAM" },
+	{ "swapfile", ZS_OPT_PATH, "", 0, 0, NULL, OPT(swapfile),
+	  "swap file: a directory for an unlinked one, or a file path; empty means $TMPDIR" },
+	{ "swap_size", ZS_OPT_SIZE, "0", 0, SIZE_MAX_ACCEPTED, NULL, OPT(swap_size),
+	  "swap file size limit; 0 means the simulated RAM size" },
+};
+
+const size_t zs_option_count = sizeof(zs_option_table) / sizeof(zs_option_table[0]);
+
+int zs_parse_size(const char *text, uint64_t *out)
+{
+	static const char units[] = "KMGTP";
+	const char *p = text, *u;
+	uint64_t v = 0;
+	unsigned int shift = 0;
+
+	if (!isdigit((unsigned char)*p))
+		return -EINVAL;
+	for (; isdigit((unsigned char)*p); p++) {
+		if (v > (UINT64_MAX - 9) / 10)
+			return -ERANGE;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	if (*p && (u = strchr(units, toupper((unsigned char)*p)))) {
+		shift = 10 * (unsigned int)(u - units + 1);
+		p++;
+		if (*p == 'i' && toupper((unsigned char)p[1]) == 'B')
+			p++;
+	}
+	if (toupper((unsigned char)*p) == 'B')
+		p++;
+	if (*p)
+		return -EINVAL;
+	if (shift && v > (UINT64_MAX >> shift))
+		return -ERANGE;
+	*out = v << shift;
+	return 0;
+}
+
+static int parse_bool(const char *text, bool *out)
+{
+	static const char *const yes[] = { "y", "yes", "1", "true", "on" };
+	static const char *const no[] = { "n", "no", "0", "false", "off" };
+	size_t i;
+
+	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (strcasecmp(text, yes[i]) == 0)
+			return *out = true, 0;
+		if (strcasecmp(text, no[i]) == 0)
+			return *out = false, 0;
+	}
+	return -EINVAL;
+}
+
+static int parse_uint(const char *text, uint64_t *out)
+{
+	const char *p = text;
+	uint64_t v = 0;
+
+	if (!*p)
+		return -EINVAL;
+	for (; *p; p++) {
+		if (!isdigit((unsigned char)*p))
+			return -EINVAL;
+		if (v > (UINT64_MAX - 9) / 10)
+			return -ERANGE;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+/* Is `text` one of the comma-separated names in `list`? */
+static bool name_in(const char *text, const char *list)
+{
+	size_t n = strlen(text);
+	const char *p = list;
+
+	while (n && (p = strstr(p, text))) {
+		bool starts = p == list || p[-1] == ' ';
+		bool ends = p[n] == ',' || p[n] == '\0';
+
+		if (starts && ends)
+			return true;
+		p += n;
+	}
+	return false;
+}
+
+/* What the option accepts, in words, for messages and --help. */
+static void describe_accepted(const struct zs_option *opt, char *buf, size_t len)
+{
+	switch (opt->kind) {
+	case ZS_OPT_BOOL:
+		snprintf(buf, len, "Y or N (also 1/0, yes/no, true/false, on/off)");
+		break;
+	case ZS_OPT_UINT:
+		snprintf(buf, len, "a whole number from %" PRIu64 " to %" PRIu64, opt->min, opt->max);
+		break;
+	case ZS_OPT_SIZE:
+		snprintf(buf, len, "a size in bytes with an optional K, M, G, T or P suffix "
+			 "(powers of 1024), at most 1P");
+		break;
+	case ZS_OPT_NAME:
+		snprintf(buf, len, "one of: %s", opt->choices());
+		break;
+	case ZS_OPT_PATH:
+		snprintf(buf, len, "a path shorter than %d bytes", ZS_PATH_MAX);
+		break;
+	}
+}
+
+static int parse_value(struct zs_options *o, const struct zs_option *opt, const char *value)
+{
+	char *field = (char *)o + opt->offset;
+	uint64_t v;
+	bool b;
+	int ret;
+
+	switch (opt->kind) {
+	case ZS_OPT_BOOL:
+		ret = parse_bool(value, &b);
+		if (!ret)
+			*(bool *)field = b;
+		return ret;
+	case ZS_OPT_UINT:
+	case ZS_OPT_SIZE:
+		ret = opt->kind == ZS_OPT_UINT ? parse_uint(value, &v) : zs_parse_size(value, &v);
+		if (!ret && (v < opt->min || v > opt->max))
+			ret = -ERANGE;
+		if (!ret)
+			*(uint64_t *)field = v;
+		return ret;
+	case ZS_OPT_NAME:
+		if (strlen(value) >= ZS_NAME_MAX || !name_in(value, opt->choices()))
+			return -EINVAL;
+		strcpy(field, value);
+		return 0;
+	case ZS_OPT_PATH:
+		if (strlen(value) >= ZS_PATH_MAX)
+			return -ENAMETOOLONG;
+		strcpy(field, value);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int zs_option_parse(struct zs_options *o, const struct zs_option *opt, const char *label,
+		    const char *value, char *err, size_t errlen)
+{
+	char accepted[160];
+
+	if (parse_value(o, opt, value) == 0)
+		return 0;
+	describe_accepted(opt, accepted, sizeof(accepted));
+	snprintf(err, errlen, "%s=%s: not accepted; expected %s", label, value, accepted);
+	return -EINVAL;
+}
+
+void zs_options_defaults(struct zs_options *o)
+{
+	size_t i;
+
+	memset(o, 0, sizeof(*o));
+	for (i = 0; i < zs_option_count; i++)
+		parse_value(o, &zs_option_table[i], zs_option_table[i].default_text);
+}
+
+const struct zs_option *zs_option_find(const char *name)
+{
+	size_t i, j;
+
+	for (i = 0; i < zs_option_count; i++) {
+		const char *n = zs_option_table[i].name;
+
+		for (j = 0; n[j] && (name[j] == n[j] || (name[j] == '-' && n[j] == '_')); j++)
+			;
+		if (!n[j] && !name[j])
+			return &zs_option_table[i];
+	}
+	return NULL;
+}
+
+void zs_option_env_name(const struct zs_option *opt, char *buf, size_t len)
+{
+	size_t i, p = strlen(ZS_ENV_PREFIX);
+
+	snprintf(buf, len, "%s%s", ZS_ENV_PREFIX, opt->name);
+	for (i = p; buf[i]; i++)
+		buf[i] = (char)toupper((unsigned char)buf[i]);
+}
+
+int zs_options_from_env(struct zs_options *o, char *(*get)(const char *), char *err,
+			size_t errlen)
+{
+	char env[ZS_NAME_MAX + 16];
+	size_t i;
+
+	for (i = 0; i < zs_option_count; i++) {
+		const char *value;
+
+		zs_option_env_name(&zs_option_table[i], env, sizeof(env));
+		value = get(env);
+		if (value && zs_option_parse(o, &zs_option_table[i], env, value, err, errlen))
+			return -EINVAL;
+	}
+	return 0;
+}
+
+void zs_options_help(FILE *f)
+{
+	char env[ZS_NAME_MAX + 16], accepted[160];
+	size_t i;
+
+	for (i = 0; i < zs_option_count; i++) {
+		const struct zs_option *opt = &zs_option_table[i];
+
+		zs_option_env_name(opt, env, sizeof(env));
+		describe_accepted(opt, accepted, sizeof(accepted));
+		fprintf(f, "  %s (default \"%s\")\n      %s;\n      %s.\n", env,
+			opt->default_text, opt->doc, accepted);
+	}
+}
+
+void zs_options_print(const struct zs_options *o, FILE *f)
+{
+	size_t i;
+
+	for (i = 0; i < zs_option_count; i++) {
+		const struct zs_option *opt = &zs_option_table[i];
+		const char *field = (const char *)o + opt->offset;
+
+		fprintf(f, "%s ", opt->name);
+		switch (opt->kind) {
+		case ZS_OPT_BOOL:
+			fprintf(f, "%s\n", *(const bool *)field ? "Y" : "N");
+			break;
+		case ZS_OPT_UINT:
+		case ZS_OPT_SIZE:
+			fprintf(f, "%" PRIu64 "\n", *(const uint64_t *)field);
+			break;
+		default:
+			fprintf(f, "%s\n", field);
+		}
+	}
+}

@@ -1,0 +1,35 @@
+/*
+ * pagesrc.h - whole pages for the compressed pool, mapped by zswapsim itself.
+ *
+ * Pool pages never come from malloc: the pool's real footprint must follow
+ * its size, and in the preloaded library malloc is the program's heap.  Pages
+ * are carved from 64 MiB regions mapped once (one VMA each, never split); a
+ * freed page goes back to the kernel with MADV_DONTNEED, except for a small
+ * cache of recently freed pages kept resident for reuse.
+ */
+#ifndef ZS_PAGESRC_H
+#define ZS_PAGESRC_H
+
+#include <stdint.h>
+
+#include "common.h"
+
+struct zs_pagesrc;
+
+/* Returns 0 or -ENOMEM; max_pages caps the pages in use (0 = no cap). */
+int zs_pagesrc_create(uint64_t max_pages, struct zs_pagesrc **out);
+/* Unmaps every region: every page handed out is gone. */
+void zs_pagesrc_destroy(struct zs_pagesrc *src);
+
+/* A page of zero or stale bytes, or NULL when none can be had.
+ * Thread-safe; async-signal-safe (zs_lock). */
+void *zs_page_alloc(struct zs_pagesrc *src);
+/* Thread-safe; async-signal-safe (zs_lock). */
+void zs_page_free(struct zs_pagesrc *src, void *page);
+
+/* Pages handed out and not freed. */
+uint64_t zs_pagesrc_used(const struct zs_pagesrc *src);
+/* Pages kept resident though free (the reuse cache). */
+uint64_t zs_pagesrc_cached(const struct zs_pagesrc *src);
+
+#endif
