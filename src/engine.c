@@ -256,19 +256,16 @@ static int writeback_begin(struct zs_engine *e, struct zs_entry *ent, unsigned c
 	return 0;
 }
 
-/* Without e->lock: write the page to a new slot; then settle the entry.
+/* Without e->lock: write the page to its slot, then settle the entry.
  * Returns 0 when the entry's pool storage was freed (written, or orphaned),
  * else -errno with the entry back as it was. */
-static int writeback_finish(struct zs_engine *e, struct zs_entry *ent)
+static int writeback_finish(struct zs_engine *e, struct zs_entry *ent, uint64_t slot)
 {
 	struct zs_storage old;
-	uint64_t slot;
 	int ret;
 
-	ret = zs_swapfile_alloc(e->swap, &slot);
+	ret = zs_swapfile_write(e->swap, slot, ent->wbbuf);
 	if (ret) {
-		STAT_INC(e, swap_full);
-	} else if ((ret = zs_swapfile_write(e->swap, slot, ent->wbbuf))) {
 		STAT_INC(e, swap_write_errors);
 		zs_swapfile_free(e->swap, slot);
 	}
@@ -298,15 +295,28 @@ static int writeback_finish(struct zs_engine *e, struct zs_entry *ent)
 	return ret;
 }
 
+/* A swap slot for a writeback, taken before any work is done for it. */
+static int slot_get(struct zs_engine *e, uint64_t *slot)
+{
+	int ret = zs_swapfile_alloc(e->swap, slot);
+
+	if (ret)
+		STAT_INC(e, swap_full);
+	return ret;
+}
+
 /* The pool's evict callback: write back the object `handle`. */
 static int evict(struct zpool *pool, unsigned long handle, void *arg)
 {
 	struct zs_engine *e = arg;
 	unsigned char buf[ZS_PAGE_SIZE];
 	struct zs_entry *ent;
+	uint64_t slot;
 	uintptr_t key;
 	int ret;
 
+	if ((ret = slot_get(e, &slot)))
+		return ret;
 	memcpy(&key, zpool_map(pool, handle), sizeof(key));
 	zpool_unmap(pool, handle);
 	zs_lock(&e->lock);
@@ -317,11 +327,16 @@ static int evict(struct zpool *pool, unsigned long handle, void *arg)
 	if (!ent || ent->kind != ZS_POOL || ent->handle != handle || ent->flags) {
 		STAT_INC(e, writeback_skipped);
 		zs_unlock(&e->lock);
+		zs_swapfile_free(e->swap, slot);
 		return -EBUSY;
 	}
 	ret = writeback_begin(e, ent, buf);
 	zs_unlock(&e->lock);
-	return ret ? ret : writeback_finish(e, ent);
+	if (ret) {
+		zs_swapfile_free(e->swap, slot);
+		return ret;
+	}
+	return writeback_finish(e, ent, slot);
 }
 
 /* Write back the oldest idle raw page: 0, -EAGAIN (none idle), -errno. */
@@ -329,8 +344,11 @@ static int writeback_raw(struct zs_engine *e)
 {
 	struct zs_list *pos;
 	struct zs_entry *ent = NULL;
-	int tries = 0;
+	uint64_t slot;
+	int tries = 0, ret;
 
+	if ((ret = slot_get(e, &slot)))
+		return ret;
 	zs_lock(&e->lock);
 	for (pos = e->raw_lru.prev; pos != &e->raw_lru && tries < ZS_RECLAIM_RETRIES;
 	     pos = pos->prev, tries++) {
@@ -344,7 +362,11 @@ static int writeback_raw(struct zs_engine *e)
 	if (ent)
 		writeback_begin(e, ent, NULL);
 	zs_unlock(&e->lock);
-	return ent ? writeback_finish(e, ent) : -EAGAIN;
+	if (!ent) {
+		zs_swapfile_free(e->swap, slot);
+		return -EAGAIN;
+	}
+	return writeback_finish(e, ent, slot);
 }
 
 /* Free one pool page by writeback.  Raw pages go first: each holds a whole
@@ -354,6 +376,10 @@ static int writeback_one(struct zs_engine *e)
 {
 	int ret = -EAGAIN;
 
+	if (zs_swapfile_used(e->swap) == zs_swapfile_slots(e->swap)) {
+		STAT_INC(e, swap_full);
+		return -ENOSPC;
+	}
 	if (zs_count_read(&e->raw_pages))
 		ret = writeback_raw(e);
 	if (ret == -EAGAIN)

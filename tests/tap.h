@@ -32,9 +32,28 @@ static inline int tap_ok(int cond, const char *fmt, ...)
 }
 
 #define ok(cond, ...) tap_ok(!!(cond), __VA_ARGS__)
-#define is(got, want, ...) \
-	(tap_ok((got) == (want), __VA_ARGS__) ? 1 : \
-	 (printf("#   got %lld, want %lld\n", (long long)(got), (long long)(want)), 0))
+#define is(got, want, ...) tap_is((long long)(got), (long long)(want), __VA_ARGS__)
+
+static inline int tap_is(long long got, long long want, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static inline int tap_is(long long got, long long want, const char *fmt, ...)
+{
+	va_list ap;
+
+	tap_run++;
+	if (got != want)
+		tap_failed++;
+	printf("%sok %d - ", got == want ? "" : "not ", tap_run);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	if (got != want)
+		printf("#   got %lld, want %lld\n", got, want);
+	fflush(stdout);
+	return got == want;
+}
 
 static inline void diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static inline void diag(const char *fmt, ...)
