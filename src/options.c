@@ -284,7 +284,7 @@ void zs_options_print(const struct zs_options *o, FILE *f)
 			fprintf(f, "%" PRIu64 "\n", *(const uint64_t *)field);
 			break;
 		default:
-			fprintf(f, "%s\n", field);
+			fprintf(f, "%s\n", *field ? field : "\"\"");
 		}
 	}
 }
