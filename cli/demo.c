@@ -48,7 +48,7 @@ static int parse_args(struct demo *d, int argc, char **argv)
 {
 	bool mem_given = getenv("ZSWAPSIM_MEM_LIMIT") != NULL;
 	bool swap_given = getenv("ZSWAPSIM_SWAP_SIZE") != NULL;
-	char err[512];
+	char err[512], *bad = "";
 	int i;
 
 	zs_options_defaults(&d->opt);
@@ -62,6 +62,7 @@ static int parse_args(struct demo *d, int argc, char **argv)
 		char *name = argv[i], *value = strchr(name, '=');
 		const struct zs_option *opt;
 
+		bad = argv[i];
 		if (!strcmp(name, "-h") || !strcmp(name, "--help")) {
 			demo_usage(stdout);
 			exit(0);
@@ -86,8 +87,10 @@ static int parse_args(struct demo *d, int argc, char **argv)
 			continue;
 		}
 		opt = zs_option_find(name + 2);
-		if (!opt)
+		if (!opt) {
+			bad = name;
 			goto bad;
+		}
 		if (zs_option_parse(&d->opt, opt, name, value, err, sizeof(err))) {
 			fprintf(stderr, "zswapsim: demo: %s\n", err);
 			return ZS_EXIT_USAGE;
@@ -101,7 +104,7 @@ static int parse_args(struct demo *d, int argc, char **argv)
 		d->opt.swap_size = d->size;
 	return 0;
 bad:
-	fprintf(stderr, "zswapsim: demo: unexpected '%s'; see zswapsim demo --help\n", argv[i]);
+	fprintf(stderr, "zswapsim: demo: unexpected '%s'; see zswapsim demo --help\n", bad);
 	return ZS_EXIT_USAGE;
 }
 
