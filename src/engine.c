@@ -1,5 +1,7 @@
 /*
- * engine.c - store, load, invalidate and writeback (see engine.h).
+ * engine.c - store, load, invalidate and the engine's life (see engine.h);
+ * the pool limit and writeback are in writeback.c, the validator in
+ * engine_check.c, the shared structures in engine_impl.h.
  *
  * Data flow:
  *   store:     same-filled? -> one word in the entry
@@ -30,6 +32,10 @@
  * marks it ZS_ORPHAN and the writer frees it when its write is done.
  *
  * Statistics are relaxed atomics in e->stats, read without the lock.
+ *
+ * Each public call blocks asynchronous signals once for its whole duration
+ * (zs_signals_block nests), so the several zs_locks it takes cost two
+ * rt_sigprocmask calls in all instead of two each.
  */
 #include "config.h"
 
@@ -38,58 +44,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common.h"
-#include "compress.h"
-#include "engine.h"
+#include "engine_impl.h"
 #include "fault.h"
-#include "index.h"
 #include "pagesrc.h"
 #include "swapfile.h"
-#include "zpool.h"
-
-#define ZS_OBJ_HDR sizeof(uintptr_t)
-#define ZS_NCTX 8
-#define ZS_RECLAIM_RETRIES 8
-
-/* What a store needs to compress without allocating: one per storer. */
-struct zs_ctx {
-	pthread_mutex_t lock;
-	void *state;
-	unsigned char obj[ZS_OBJ_HDR + ZS_COMPRESS_BOUND]; /* header + data */
-};
-
-struct zs_engine {
-	struct zs_lock lock;
-	struct zs_options opt;
-	const struct zs_compressor *comp;
-	struct zs_pagesrc *pages;
-	struct zpool *pool;
-	struct zs_swapfile *swap;
-	struct zs_index *index;
-	struct zs_list raw_lru;      /* ZS_RAW entries, newest first */
-	uint64_t raw_pages;          /* pages held by raw entries, orphans included */
-	uint64_t limit_pages, accept_pages;
-	bool reached_full;
-	struct zs_stats stats;
-	struct zs_ctx *ctx;
-};
-
-/* Storage detached from an entry, released outside e->lock. */
-struct zs_storage {
-	uint8_t kind;
-	union {
-		unsigned long handle;
-		void *raw;
-		uint64_t slot;
-	};
-};
-
-#define STAT_INC(e, name) zs_count_add(&(e)->stats.name, 1)
 
 /* ---- accounting ---- */
 
 /* Count an entry in (+1) or out (-1) of the gauges for its kind. */
-static void account_into(struct zs_stats *s, const struct zs_entry *ent, int sign)
+void engine_account_into(struct zs_stats *s, const struct zs_entry *ent, int sign)
 {
 	uint64_t one = (uint64_t)(int64_t)sign;
 
@@ -112,24 +75,24 @@ static void account_into(struct zs_stats *s, const struct zs_entry *ent, int sig
 	}
 }
 
-static void account(struct zs_engine *e, const struct zs_entry *ent, int sign)
+void engine_account(struct zs_engine *e, const struct zs_entry *ent, int sign)
 {
-	account_into(&e->stats, ent, sign);
+	engine_account_into(&e->stats, ent, sign);
 }
 
-static uint64_t pool_pages(struct zs_engine *e)
+uint64_t engine_pool_pages(struct zs_engine *e)
 {
 	return zpool_total_pages(e->pool) + zs_count_read(&e->raw_pages);
 }
 
 uint64_t zs_engine_pool_bytes(struct zs_engine *e)
 {
-	return pool_pages(e) * ZS_PAGE_SIZE;
+	return engine_pool_pages(e) * ZS_PAGE_SIZE;
 }
 
 /* ---- storage ---- */
 
-static struct zs_storage detach(struct zs_entry *ent)
+struct zs_storage engine_detach(struct zs_entry *ent)
 {
 	struct zs_storage s = { .kind = ent->kind };
 
@@ -143,7 +106,7 @@ static struct zs_storage detach(struct zs_entry *ent)
 }
 
 /* Async-signal-safe: each release takes only a zs_lock. */
-static void release(struct zs_engine *e, struct zs_storage s)
+void engine_release(struct zs_engine *e, struct zs_storage s)
 {
 	switch (s.kind) {
 	case ZS_POOL:
@@ -162,19 +125,19 @@ static void release(struct zs_engine *e, struct zs_storage s)
 /* Take an entry out of the index (under e->lock).  Returns its storage for
  * release after unlocking; an entry under writeback is orphaned instead and
  * its writer frees everything (the returned storage is then empty). */
-static struct zs_storage drop(struct zs_engine *e, struct zs_entry *ent)
+struct zs_storage engine_drop(struct zs_engine *e, struct zs_entry *ent)
 {
 	struct zs_storage none = { .kind = ZS_SAME }, s;
 
 	zs_index_remove(e->index, ent);
-	account(e, ent, -1);
+	engine_account(e, ent, -1);
 	if (ent->flags & ZS_WRITEBACK) {
 		ent->flags |= ZS_ORPHAN;
 		return none;
 	}
 	if (ent->kind == ZS_RAW)
 		zs_list_del(&ent->raw_lru);
-	s = detach(ent);
+	s = engine_detach(ent);
 	zs_entry_free(e->index, ent);
 	return s;
 }
@@ -230,191 +193,6 @@ static void ctx_destroy(struct zs_engine *e)
 		return;
 	zs_unmap(e->ctx[0].state, ZS_NCTX * state);
 	zs_unmap(e->ctx, ZS_NCTX * sizeof(struct zs_ctx));
-}
-
-/* ---- writeback ---- */
-
-/* Under e->lock: put the page's bytes in buf (for a raw page, its own bytes)
- * and mark the entry as under writeback.  0 or -EIO. */
-static int writeback_begin(struct zs_engine *e, struct zs_entry *ent, unsigned char *buf)
-{
-	if (ent->kind == ZS_RAW) {
-		zs_list_del(&ent->raw_lru);
-		ent->wbbuf = ent->raw;
-	} else {
-		const unsigned char *obj = zpool_map(e->pool, ent->handle);
-		int n = e->comp->decompress(obj + ZS_OBJ_HDR, ent->length, buf, ZS_PAGE_SIZE);
-
-		zpool_unmap(e->pool, ent->handle);
-		if (n != (int)ZS_PAGE_SIZE) {
-			STAT_INC(e, decompress_fail);
-			return -EIO;
-		}
-		ent->wbbuf = buf;
-	}
-	ent->flags |= ZS_WRITEBACK;
-	return 0;
-}
-
-/* Without e->lock: write the page to its slot, then settle the entry.
- * Returns 0 when the entry's pool storage was freed (written, or orphaned),
- * else -errno with the entry back as it was. */
-static int writeback_finish(struct zs_engine *e, struct zs_entry *ent, uint64_t slot)
-{
-	struct zs_storage old;
-	int ret;
-
-	ret = zs_swapfile_write(e->swap, slot, ent->wbbuf);
-	if (ret) {
-		STAT_INC(e, swap_write_errors);
-		zs_swapfile_free(e->swap, slot);
-	}
-
-	zs_lock(&e->lock);
-	ent->flags &= ~ZS_WRITEBACK;
-	ent->wbbuf = NULL;
-	old = detach(ent);
-	if (ent->flags & ZS_ORPHAN) {
-		zs_entry_free(e->index, ent);
-		if (ret == 0)
-			zs_swapfile_free(e->swap, slot);
-		ret = 0;
-	} else if (ret == 0) {
-		account(e, ent, -1);
-		ent->kind = ZS_SWAP;
-		ent->slot = slot;
-		account(e, ent, +1);
-		STAT_INC(e, written_back_pages);
-	} else {
-		if (ent->kind == ZS_RAW)
-			zs_list_add(&ent->raw_lru, e->raw_lru.prev); /* still the oldest */
-		old.kind = ZS_SAME; /* nothing to release */
-	}
-	zs_unlock(&e->lock);
-	release(e, old);
-	return ret;
-}
-
-/* A swap slot for a writeback, taken before any work is done for it. */
-static int slot_get(struct zs_engine *e, uint64_t *slot)
-{
-	int ret = zs_swapfile_alloc(e->swap, slot);
-
-	if (ret)
-		STAT_INC(e, swap_full);
-	return ret;
-}
-
-/* The pool's evict callback: write back the object `handle`. */
-static int evict(struct zpool *pool, unsigned long handle, void *arg)
-{
-	struct zs_engine *e = arg;
-	unsigned char buf[ZS_PAGE_SIZE];
-	struct zs_entry *ent;
-	uint64_t slot;
-	uintptr_t key;
-	int ret;
-
-	if ((ret = slot_get(e, &slot)))
-		return ret;
-	memcpy(&key, zpool_map(pool, handle), sizeof(key));
-	zpool_unmap(pool, handle);
-	zs_lock(&e->lock);
-	/* An object not yet published, or being loaded, is not ours to move.
-	 * Its key may be stale bytes then: the handle check settles it, since
-	 * only the entry that owns a handle names it. */
-	ent = zs_index_find(e->index, key);
-	if (!ent || ent->kind != ZS_POOL || ent->handle != handle || ent->flags) {
-		STAT_INC(e, writeback_skipped);
-		zs_unlock(&e->lock);
-		zs_swapfile_free(e->swap, slot);
-		return -EBUSY;
-	}
-	ret = writeback_begin(e, ent, buf);
-	zs_unlock(&e->lock);
-	if (ret) {
-		zs_swapfile_free(e->swap, slot);
-		return ret;
-	}
-	return writeback_finish(e, ent, slot);
-}
-
-/* Write back the oldest idle raw page: 0, -EAGAIN (none idle), -errno. */
-static int writeback_raw(struct zs_engine *e)
-{
-	struct zs_list *pos;
-	struct zs_entry *ent = NULL;
-	uint64_t slot;
-	int tries = 0, ret;
-
-	if ((ret = slot_get(e, &slot)))
-		return ret;
-	zs_lock(&e->lock);
-	for (pos = e->raw_lru.prev; pos != &e->raw_lru && tries < ZS_RECLAIM_RETRIES;
-	     pos = pos->prev, tries++) {
-		struct zs_entry *cand = zs_container_of(pos, struct zs_entry, raw_lru);
-
-		if (!cand->flags) {
-			ent = cand;
-			break;
-		}
-	}
-	if (ent)
-		writeback_begin(e, ent, NULL);
-	zs_unlock(&e->lock);
-	if (!ent) {
-		zs_swapfile_free(e->swap, slot);
-		return -EAGAIN;
-	}
-	return writeback_finish(e, ent, slot);
-}
-
-/* Free one pool page by writeback.  Raw pages go first: each holds a whole
- * page for one stored page, so writing them back frees the most memory per
- * write (before 6.18 such pages went to the swap device directly). */
-static int writeback_one(struct zs_engine *e)
-{
-	int ret = -EAGAIN;
-
-	if (zs_swapfile_used(e->swap) == zs_swapfile_slots(e->swap)) {
-		STAT_INC(e, swap_full);
-		return -ENOSPC;
-	}
-	if (zs_count_read(&e->raw_pages))
-		ret = writeback_raw(e);
-	if (ret == -EAGAIN)
-		ret = zpool_reclaim(e->pool, ZS_RECLAIM_RETRIES);
-	return ret;
-}
-
-int zs_engine_shrink(struct zs_engine *e, uint64_t target)
-{
-	while (zs_engine_pool_bytes(e) > target) {
-		int ret = writeback_one(e);
-
-		if (ret) /* e.g. -EINVAL: nothing left; -ENOSPC: swap file full */
-			return zs_engine_pool_bytes(e) <= target ? 0 : ret;
-	}
-	return 0;
-}
-
-/* Store-time limit check, as zswap since 5.6: over the limit, shrink until
- * the pool is below the accept threshold before accepting again. */
-static int make_room(struct zs_engine *e)
-{
-	if (pool_pages(e) > e->limit_pages) {
-		STAT_INC(e, pool_limit_hit);
-		__atomic_store_n(&e->reached_full, true, __ATOMIC_RELAXED);
-	}
-	if (!__atomic_load_n(&e->reached_full, __ATOMIC_RELAXED))
-		return 0;
-	if (pool_pages(e) >= e->accept_pages &&
-	    zs_engine_shrink(e, e->accept_pages ? (e->accept_pages - 1) * ZS_PAGE_SIZE : 0)) {
-		STAT_INC(e, reject_reclaim_fail);
-		return -ENOMEM;
-	}
-	__atomic_store_n(&e->reached_full, false, __ATOMIC_RELAXED);
-	return 0;
 }
 
 /* ---- store ---- */
@@ -477,14 +255,14 @@ static void publish(struct zs_engine *e, struct zs_entry *ent)
 
 	if (dup) {
 		STAT_INC(e, duplicate_entry);
-		old = drop(e, dup);
+		old = engine_drop(e, dup);
 	}
 	zs_index_insert(e->index, ent);
-	account(e, ent, +1);
+	engine_account(e, ent, +1);
 	if (ent->kind == ZS_RAW)
 		zs_list_add(&ent->raw_lru, &e->raw_lru);
 	zs_unlock(&e->lock);
-	release(e, old);
+	engine_release(e, old);
 }
 
 static int store(struct zs_engine *e, uintptr_t key, const void *page)
@@ -492,7 +270,7 @@ static int store(struct zs_engine *e, uintptr_t key, const void *page)
 	struct zs_entry tmp = { .key = key }, *ent;
 	int ret;
 
-	ret = make_room(e);
+	ret = engine_make_room(e);
 	if (ret)
 		return ret;
 	if (e->opt.same_filled_pages_enabled && same_filled(page, &tmp.value))
@@ -505,7 +283,7 @@ static int store(struct zs_engine *e, uintptr_t key, const void *page)
 	if (!ent) {
 		zs_unlock(&e->lock);
 		STAT_INC(e, reject_kmemcache_fail);
-		release(e, detach(&tmp));
+		engine_release(e, engine_detach(&tmp));
 		return -ENOMEM;
 	}
 	*ent = tmp;
@@ -519,11 +297,13 @@ int zs_engine_store(struct zs_engine *e, uintptr_t key, const void *page)
 	int ret;
 
 	STAT_INC(e, stores);
+	zs_signals_block();
 	ret = store(e, key, page);
 	/* An older copy would now be stale: the caller's page is the only
 	 * truth, so drop it, as zswap does when a store fails. */
 	if (ret)
 		zs_engine_invalidate(e, key);
+	zs_signals_unblock();
 	return ret;
 }
 
@@ -574,21 +354,20 @@ static struct zs_storage load_now(struct zs_engine *e, struct zs_entry *ent, voi
 		memcpy(page, ent->wbbuf, ZS_PAGE_SIZE);
 	else
 		fill(page, ent->value);
-	return e->opt.exclusive_loads ? drop(e, ent) : none;
+	return e->opt.exclusive_loads ? engine_drop(e, ent) : none;
 }
 
-int zs_engine_load(struct zs_engine *e, uintptr_t key, void *page)
+static int load(struct zs_engine *e, uintptr_t key, void *page)
 {
 	struct zs_storage old = { .kind = ZS_SAME };
 	struct zs_entry *ent;
-	int ret = 0, saved_errno = errno;
+	int ret = 0;
 
 	zs_lock(&e->lock);
 	ent = zs_index_find(e->index, key);
 	if (!ent) {
 		zs_unlock(&e->lock);
 		STAT_INC(e, load_misses);
-		errno = saved_errno;
 		return -ENOENT;
 	}
 	if (ent->kind == ZS_SAME || (ent->flags & ZS_WRITEBACK)) {
@@ -602,14 +381,24 @@ int zs_engine_load(struct zs_engine *e, uintptr_t key, void *page)
 		zs_lock(&e->lock);
 		ent->flags &= ~ZS_LOADING;
 		if (ret == 0 && e->opt.exclusive_loads)
-			old = drop(e, ent);
+			old = engine_drop(e, ent);
 		if (ret == 0 && from_swap)
 			STAT_INC(e, loads_from_swap);
 	}
 	zs_unlock(&e->lock);
-	release(e, old);
+	engine_release(e, old);
 	if (ret == 0)
 		STAT_INC(e, loads);
+	return ret;
+}
+
+int zs_engine_load(struct zs_engine *e, uintptr_t key, void *page)
+{
+	int saved_errno = errno, ret;
+
+	zs_signals_block();
+	ret = load(e, key, page);
+	zs_signals_unblock();
 	errno = saved_errno;
 	return ret;
 }
@@ -619,29 +408,30 @@ int zs_engine_invalidate(struct zs_engine *e, uintptr_t key)
 	struct zs_storage old;
 	struct zs_entry *ent;
 
+	zs_signals_block();
 	zs_lock(&e->lock);
 	ent = zs_index_find(e->index, key);
-	if (!ent) {
-		zs_unlock(&e->lock);
-		return -ENOENT;
-	}
-	old = drop(e, ent);
+	if (ent)
+		old = engine_drop(e, ent);
 	zs_unlock(&e->lock);
-	release(e, old);
-	STAT_INC(e, invalidates);
-	return 0;
+	if (ent) {
+		engine_release(e, old);
+		STAT_INC(e, invalidates);
+	}
+	zs_signals_unblock();
+	return ent ? 0 : -ENOENT;
 }
 
 static void drain_one(struct zs_entry *ent, void *arg)
 {
 	struct zs_engine *e = arg;
 
-	/* The index is already emptied slot by slot: drop() minus the removal. */
-	account(e, ent, -1);
+	/* The index is already emptied slot by slot: engine_drop() minus the removal. */
+	engine_account(e, ent, -1);
 	STAT_INC(e, invalidates);
 	if (ent->kind == ZS_RAW)
 		zs_list_del(&ent->raw_lru);
-	release(e, detach(ent));
+	engine_release(e, engine_detach(ent));
 	zs_entry_free(e->index, ent);
 }
 
@@ -699,7 +489,7 @@ static int open_parts(struct zs_engine *e, char *err, size_t errlen)
 	if (!ret)
 		ret = ctx_create(e);
 	if (!ret) {
-		ret = zpool_create(e->opt.zpool, e->pages, evict, e, &e->pool);
+		ret = zpool_create(e->opt.zpool, e->pages, engine_evict, e, &e->pool);
 		if (ret == -EINVAL) {
 			snprintf(err, errlen, "zpool %s: not available; one of: %s", e->opt.zpool,
 				 zpool_names());
@@ -763,88 +553,4 @@ void zs_engine_stats(struct zs_engine *e, struct zs_stats *out)
 	for (i = 0; i < sizeof(*out) / sizeof(uint64_t); i++)
 		dst[i] = zs_count_read(&src[i]);
 	out->pool_total_size = zs_engine_pool_bytes(e);
-}
-
-/* ---- validation ---- */
-
-struct tally {
-	struct zs_engine *e;
-	struct zs_stats seen;
-	char *buf;
-	size_t len;
-};
-
-static int check_entry(struct zs_entry *ent, void *arg)
-{
-	struct tally *t = arg;
-	uintptr_t key;
-
-	if (ent->flags)
-		snprintf(t->buf, t->len, "engine: entry %#lx busy (flags %u) with the lock held",
-			 (unsigned long)ent->key, ent->flags);
-	else if (ent->kind == ZS_POOL &&
-		 (memcpy(&key, zpool_map(t->e->pool, ent->handle), sizeof(key)), key != ent->key))
-		snprintf(t->buf, t->len, "engine: pool object of %#lx names key %#lx",
-			 (unsigned long)ent->key, (unsigned long)key);
-	else if (ent->kind == ZS_POOL && (ent->length == 0 || ent->length > ZS_COMPRESS_BOUND))
-		snprintf(t->buf, t->len, "engine: entry %#lx has length %u",
-			 (unsigned long)ent->key, ent->length);
-	else if (ent->kind == ZS_RAW && zs_list_empty(&ent->raw_lru))
-		snprintf(t->buf, t->len, "engine: raw entry %#lx is not on the raw LRU",
-			 (unsigned long)ent->key);
-	else if (ent->kind == ZS_SWAP && !zs_swapfile_slot_used(t->e->swap, ent->slot))
-		snprintf(t->buf, t->len, "engine: entry %#lx names free swap slot %llu",
-			 (unsigned long)ent->key, (unsigned long long)ent->slot);
-	else {
-		account_into(&t->seen, ent, +1);
-		return 0;
-	}
-	return -EUCLEAN;
-}
-
-static int check_gauges(struct zs_engine *e, const struct zs_stats *seen, char *buf, size_t len)
-{
-	struct zs_stats now;
-	uint64_t raw_on_lru = 0;
-	struct zs_list *pos;
-
-	zs_engine_stats(e, &now);
-	zs_list_for_each(pos, &e->raw_lru)
-		raw_on_lru++;
-#define GAUGE(field) \
-	if (now.field != seen->field) \
-		return snprintf(buf, len, "engine: " #field " is %llu, the index holds %llu", \
-				(unsigned long long)now.field, \
-				(unsigned long long)seen->field), -EUCLEAN;
-	GAUGE(stored_pages)
-	GAUGE(same_filled_pages)
-	GAUGE(stored_incompressible_pages)
-	GAUGE(compressed_bytes)
-	GAUGE(swap_pages)
-#undef GAUGE
-	if (raw_on_lru != seen->stored_incompressible_pages || e->raw_pages != raw_on_lru)
-		return snprintf(buf, len, "engine: %llu raw pages held, %llu on the raw LRU",
-				(unsigned long long)e->raw_pages,
-				(unsigned long long)raw_on_lru), -EUCLEAN;
-	if (zs_swapfile_used(e->swap) != seen->swap_pages)
-		return snprintf(buf, len, "engine: %llu swap slots in use for %llu entries",
-				(unsigned long long)zs_swapfile_used(e->swap),
-				(unsigned long long)seen->swap_pages), -EUCLEAN;
-	return 0;
-}
-
-int zs_engine_validate(struct zs_engine *e, char *buf, size_t len)
-{
-	struct tally t = { .e = e, .buf = buf, .len = len };
-	int ret;
-
-	ret = zpool_validate(e->pool, buf, len);
-	if (ret)
-		return ret;
-	zs_lock(&e->lock);
-	ret = zs_index_walk(e->index, check_entry, &t);
-	if (!ret)
-		ret = check_gauges(e, &t.seen, buf, len);
-	zs_unlock(&e->lock);
-	return ret;
 }
