@@ -340,7 +340,7 @@ static int check_page(const struct zbud_header *zhdr, int list, char *buf, size_
 {
 	if (zhdr->under_reclaim)
 		return broken(buf, len, "listed page marked under reclaim", zhdr);
-	if (zhdr->first_chunks + zhdr->last_chunks > ZBUD_NCHUNKS - 1)
+	if (zhdr->first_chunks + zhdr->last_chunks > ZBUD_NCHUNKS)
 		return broken(buf, len, "buddies overlap", zhdr);
 	if (list < 0)
 		return zhdr->first_chunks && zhdr->last_chunks ? 0 :

@@ -16,8 +16,9 @@
 #define ZBUD_HDR_SIZE ZBUD_CHUNK_SIZE
 /* Chunks left for data once the header has chunk 0. */
 #define ZBUD_NCHUNKS ((ZS_PAGE_SIZE - ZBUD_HDR_SIZE) >> ZBUD_CHUNK_SHIFT)
-/* Largest object: one chunk must stay free so FIRST and LAST never meet
- * at the header (the July 2013 size fix). */
+/* Largest object: one chunk less than the data chunks, so a LAST object
+ * never starts right after the header where FIRST does, and a handle's
+ * offset tells which buddy it is. */
 #define ZBUD_MAX_SIZE (ZS_PAGE_SIZE - ZBUD_HDR_SIZE - ZBUD_CHUNK_SIZE)
 
 struct zbud_pool;
