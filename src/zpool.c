@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "common.h"
@@ -25,9 +26,23 @@ const struct zpool_driver *zpool_find(const char *name)
 	return NULL;
 }
 
+static char names[128];
+
+static void names_build(void)
+{
+	size_t i, at = 0;
+
+	for (i = 0; i < ZS_ARRAY_SIZE(drivers); i++)
+		at += (size_t)snprintf(names + at, sizeof(names) - at, "%s%s", i ? ", " : "",
+				       drivers[i]->name);
+}
+
 const char *zpool_names(void)
 {
-	return "zbud";
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, names_build);
+	return names;
 }
 
 int zpool_create(const char *name, struct zs_pagesrc *src, zpool_evict_fn evict,
