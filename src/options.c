@@ -20,36 +20,54 @@
 #include "zpool.h"
 
 #define OPT(field) offsetof(struct zs_options, field)
+
+static bool compressor_known(const char *name)
+{
+	return zs_compressor_find(name) != NULL;
+}
+
+static bool zpool_known(const char *name)
+{
+	return zpool_find(name) != NULL;
+}
 #define SIZE_MAX_ACCEPTED (UINT64_C(1) << 50) /* 1 PiB */
 
 const struct zs_option zs_option_table[] = {
-	{ "compressor", ZS_OPT_NAME, "lz4", 0, 0, zs_compressor_names, OPT(compressor),
-	  "compression algorithm for stored pages" },
-	{ "zpool", ZS_OPT_NAME, "zbud", 0, 0, zpool_names, OPT(zpool),
+	{ "compressor", ZS_OPT_NAME, "lz4", 0, 0, zs_compressor_names, compressor_known,
+	  OPT(compressor), "compression algorithm for stored pages" },
+	{ "zpool", ZS_OPT_NAME, "zbud", 0, 0, zpool_names, zpool_known, OPT(zpool),
 	  "allocator that holds the compressed pages" },
-	{ "max_pool_percent", ZS_OPT_UINT, "20", 0, 100, NULL, OPT(max_pool_percent),
+	{ "max_pool_percent", ZS_OPT_UINT, "20", 0, 100, NULL, NULL, OPT(max_pool_percent),
 	  "pool limit as a percent of the simulated RAM (mem_limit)" },
-	{ "max_pool_size", ZS_OPT_SIZE, "0", 0, SIZE_MAX_ACCEPTED, NULL, OPT(max_pool_size),
+	{ "max_pool_size", ZS_OPT_SIZE, "0", 0, SIZE_MAX_ACCEPTED, NULL, NULL, OPT(max_pool_size),
 	  "pool limit in bytes; 0 uses max_pool_percent" },
-	{ "accept_threshold_percent", ZS_OPT_UINT, "90", 0, 100, NULL,
+	{ "accept_threshold_percent", ZS_OPT_UINT, "90", 0, 100, NULL, NULL,
 	  OPT(accept_threshold_percent),
 	  "after hitting the limit, accept stores again below this percent of it" },
-	{ "same_filled_pages_enabled", ZS_OPT_BOOL, "Y", 0, 0, NULL,
+	{ "same_filled_pages_enabled", ZS_OPT_BOOL, "Y", 0, 0, NULL, NULL,
 	  OPT(same_filled_pages_enabled),
 	  "keep pages filled with one repeated word as that word, outside the pool" },
-	{ "exclusive_loads", ZS_OPT_BOOL, "Y", 0, 0, NULL, OPT(exclusive_loads),
+	{ "exclusive_loads", ZS_OPT_BOOL, "Y", 0, 0, NULL, NULL, OPT(exclusive_loads),
 	  "drop the stored copy when a page is loaded back" },
-	{ "store_incompressible", ZS_OPT_BOOL, "N", 0, 0, NULL, OPT(store_incompressible),
+	{ "store_incompressible", ZS_OPT_BOOL, "N", 0, 0, NULL, NULL, OPT(store_incompressible),
 	  "store pages that do not compress raw, a page each (Linux 6.18), instead of refusing" },
-	{ "mem_limit", ZS_OPT_SIZE, "0", 0, SIZE_MAX_ACCEPTED, NULL, OPT(mem_limit),
+	{ "mem_limit", ZS_OPT_SIZE, "0", 0, SIZE_MAX_ACCEPTED, NULL, NULL, OPT(mem_limit),
 	  "simulated RAM size; 0 means the machine's physical RAM" },
-	{ "swapfile", ZS_OPT_PATH, "", 0, 0, NULL, OPT(swapfile),
+	{ "swapfile", ZS_OPT_PATH, "", 0, 0, NULL, NULL, OPT(swapfile),
 	  "swap file: a directory for an unlinked one, or a file path; empty means $TMPDIR" },
-	{ "swap_size", ZS_OPT_SIZE, "0", 0, SIZE_MAX_ACCEPTED, NULL, OPT(swap_size),
+	{ "swap_size", ZS_OPT_SIZE, "0", 0, SIZE_MAX_ACCEPTED, NULL, NULL, OPT(swap_size),
 	  "swap file size limit; 0 means the simulated RAM size" },
 };
 
 const size_t zs_option_count = sizeof(zs_option_table) / sizeof(zs_option_table[0]);
+
+/* v = v * 10 + digit, or -ERANGE past UINT64_MAX. */
+static int add_digit(uint64_t *v, char digit)
+{
+	if (__builtin_mul_overflow(*v, 10, v) || __builtin_add_overflow(*v, (uint64_t)(digit - '0'), v))
+		return -ERANGE;
+	return 0;
+}
 
 int zs_parse_size(const char *text, uint64_t *out)
 {
@@ -60,15 +78,13 @@ int zs_parse_size(const char *text, uint64_t *out)
 
 	if (!isdigit((unsigned char)*p))
 		return -EINVAL;
-	for (; isdigit((unsigned char)*p); p++) {
-		if (v > (UINT64_MAX - 9) / 10)
+	for (; isdigit((unsigned char)*p); p++)
+		if (add_digit(&v, *p))
 			return -ERANGE;
-		v = v * 10 + (uint64_t)(*p - '0');
-	}
 	if (*p && (u = strchr(units, toupper((unsigned char)*p)))) {
 		shift = 10 * (unsigned int)(u - units + 1);
 		p++;
-		if (*p == 'i' && toupper((unsigned char)p[1]) == 'B')
+		if (toupper((unsigned char)*p) == 'I' && toupper((unsigned char)p[1]) == 'B')
 			p++;
 	}
 	if (toupper((unsigned char)*p) == 'B')
@@ -106,30 +122,13 @@ static int parse_uint(const char *text, uint64_t *out)
 	for (; *p; p++) {
 		if (!isdigit((unsigned char)*p))
 			return -EINVAL;
-		if (v > (UINT64_MAX - 9) / 10)
+		if (add_digit(&v, *p))
 			return -ERANGE;
-		v = v * 10 + (uint64_t)(*p - '0');
 	}
 	*out = v;
 	return 0;
 }
 
-/* Is `text` one of the comma-separated names in `list`? */
-static bool name_in(const char *text, const char *list)
-{
-	size_t n = strlen(text);
-	const char *p = list;
-
-	while (n && (p = strstr(p, text))) {
-		bool starts = p == list || p[-1] == ' ';
-		bool ends = p[n] == ',' || p[n] == '\0';
-
-		if (starts && ends)
-			return true;
-		p += n;
-	}
-	return false;
-}
 
 /* What the option accepts, in words, for messages and --help. */
 static void describe_accepted(const struct zs_option *opt, char *buf, size_t len)
@@ -176,7 +175,7 @@ static int parse_value(struct zs_options *o, const struct zs_option *opt, const 
 			*(uint64_t *)field = v;
 		return ret;
 	case ZS_OPT_NAME:
-		if (strlen(value) >= ZS_NAME_MAX || !name_in(value, opt->choices()))
+		if (strlen(value) >= ZS_NAME_MAX || !opt->known(value))
 			return -EINVAL;
 		strcpy(field, value);
 		return 0;
@@ -189,15 +188,34 @@ static int parse_value(struct zs_options *o, const struct zs_option *opt, const 
 	return -EINVAL;
 }
 
+/* The value as printable text: other bytes as \xNN, cut at 64 bytes. */
+static void printable(const char *value, char *buf, size_t len)
+{
+	size_t at = 0;
+
+	for (; *value && at + 8 < len && at < 64; value++) {
+		unsigned char c = (unsigned char)*value;
+
+		if (isprint(c))
+			buf[at++] = (char)c;
+		else
+			at += (size_t)snprintf(buf + at, len - at, "\\x%02x", c);
+	}
+	if (*value)
+		at += (size_t)snprintf(buf + at, len - at, "...");
+	buf[at] = '\0';
+}
+
 int zs_option_parse(struct zs_options *o, const struct zs_option *opt, const char *label,
 		    const char *value, char *err, size_t errlen)
 {
-	char accepted[160];
+	char accepted[160], shown[96];
 
 	if (parse_value(o, opt, value) == 0)
 		return 0;
 	describe_accepted(opt, accepted, sizeof(accepted));
-	snprintf(err, errlen, "%s=%s: not accepted; expected %s", label, value, accepted);
+	printable(value, shown, sizeof(shown));
+	snprintf(err, errlen, "%s=%s: not accepted; expected %s", label, shown, accepted);
 	return -EINVAL;
 }
 

@@ -36,7 +36,8 @@ struct zs_option {
 	enum zs_option_kind kind;
 	const char *default_text;
 	uint64_t min, max;         /* ZS_OPT_UINT, ZS_OPT_SIZE */
-	const char *(*choices)(void); /* ZS_OPT_NAME: the accepted names */
+	const char *(*choices)(void); /* ZS_OPT_NAME: the accepted names, for messages */
+	bool (*known)(const char *name); /* ZS_OPT_NAME: is this name accepted? */
 	size_t offset;
 	const char *doc;
 };

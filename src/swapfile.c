@@ -157,9 +157,14 @@ int zs_swapfile_alloc(struct zs_swapfile *sw, uint64_t *slot)
 
 void zs_swapfile_free(struct zs_swapfile *sw, uint64_t slot)
 {
+	uint64_t bit = 1ULL << (slot % 64);
+
 	zs_lock(&sw->lock);
-	sw->bitmap[slot / 64] &= ~(1ULL << (slot % 64));
-	zs_count_sub(&sw->used, 1);
+	/* A slot not in use (a caller's double free) must not skew the count. */
+	if (slot < sw->nslots && (sw->bitmap[slot / 64] & bit)) {
+		sw->bitmap[slot / 64] &= ~bit;
+		zs_count_sub(&sw->used, 1);
+	}
 	zs_unlock(&sw->lock);
 }
 
