@@ -1,7 +1,8 @@
 /*
  * options.h - every setting, named after zswap's module parameters, in one
- * table (options.c).  Each is read from the environment as ZSWAPSIM_<NAME>
- * (upper case) and from the CLI as --<name> (dashes for underscores).
+ * table (options.c).  Each is read from the environment under the prefix
+ * ZS_ENV_PREFIX and its name in upper case (max_pool_percent ->
+ * ZSWAPSIM_MAX_POOL_PERCENT), and from the CLI as --max-pool-percent.
  */
 #ifndef ZS_OPTIONS_H
 #define ZS_OPTIONS_H
@@ -48,20 +49,20 @@ extern const size_t zs_option_count;
 /* Every option at its default. */
 void zs_options_defaults(struct zs_options *o);
 
-/* Set one option from text.  `label` names it in the message ("ZSWAPSIM_X"
- * or "--x").  0, or -EINVAL with "LABEL=VALUE: what is accepted" in err. */
+/* Set one option from text.  `label` names it in the message (the variable
+ * or the flag).  0, or -EINVAL with "LABEL=VALUE: what is accepted" in err. */
 int zs_option_parse(struct zs_options *o, const struct zs_option *opt, const char *label,
 		    const char *value, char *err, size_t errlen);
 
 /* The option called `name` (underscores or dashes), or NULL. */
 const struct zs_option *zs_option_find(const char *name);
 
-/* Read every ZSWAPSIM_<NAME> that `get` (getenv, or a test's) returns.
+/* Read every option's variable that `get` (getenv, or a test's) returns.
  * 0, or -EINVAL with the first bad one described in err. */
 int zs_options_from_env(struct zs_options *o, char *(*get)(const char *), char *err,
 			size_t errlen);
 
-/* "ZSWAPSIM_NAME" for an option. */
+/* The variable of an option, e.g. "ZSWAPSIM_MAX_POOL_PERCENT". */
 void zs_option_env_name(const struct zs_option *opt, char *buf, size_t len);
 
 /* The help text for every option, generated from the table. */
