@@ -71,4 +71,12 @@ static inline void zs_unlock(struct zs_lock *l)
 void *zs_map_anon(size_t bytes);
 void zs_unmap(void *addr, size_t bytes);
 
+/* The memory system calls, made directly: a preloaded library that
+ * interposes mmap and friends must never see zswapsim's own calls.
+ * Same results as the libc functions (MAP_FAILED / -1 with errno). */
+void *zs_sys_mmap(void *addr, size_t len, int prot, int flags, int fd, long off);
+int zs_sys_munmap(void *addr, size_t len);
+int zs_sys_madvise(void *addr, size_t len, int advice);
+int zs_sys_mprotect(void *addr, size_t len, int prot);
+
 #endif

@@ -33,9 +33,11 @@
  *
  * Statistics are relaxed atomics in e->stats, read without the lock.
  *
- * Each public call blocks asynchronous signals once for its whole duration
- * (zs_signals_block nests), so the several zs_locks it takes cost two
- * rt_sigprocmask calls in all instead of two each.
+ * load, invalidate and the body of store block asynchronous signals once for
+ * their whole duration (zs_signals_block nests), so the several zs_locks they
+ * take cost two rt_sigprocmask calls in all instead of two each.  Writeback
+ * (zs_engine_shrink, and make_room at the start of a store) may run long and
+ * keeps signals open; each of its locks blocks them on its own.
  */
 #include "config.h"
 
@@ -144,10 +146,16 @@ struct zs_storage engine_drop(struct zs_engine *e, struct zs_entry *ent)
 
 /* ---- contexts ---- */
 
+/* Each thread starts its search at its own slot, handed out round-robin. */
 static struct zs_ctx *ctx_get(struct zs_engine *e)
 {
-	unsigned int start = (unsigned int)((uintptr_t)pthread_self() >> 8) % ZS_NCTX, i;
+	static unsigned int next_slot;
+	static __thread __attribute__((tls_model("initial-exec"))) unsigned int slot_plus_one;
+	unsigned int start, i;
 
+	if (!slot_plus_one)
+		slot_plus_one = 1 + zs_count_add(&next_slot, 1) % ZS_NCTX;
+	start = slot_plus_one - 1;
 	for (i = 0; i < ZS_NCTX; i++) {
 		struct zs_ctx *c = &e->ctx[(start + i) % ZS_NCTX];
 
@@ -216,14 +224,17 @@ static int store_compressed(struct zs_engine *e, uintptr_t key, const void *page
 	struct zs_ctx *c = ctx_get(e);
 	int len, ret;
 
-	memcpy(c->obj, &key, ZS_OBJ_HDR);
 	len = zs_fault_hit(ZS_FAULT_COMPRESS) ? -EINVAL :
-		e->comp->compress(c->state, page, ZS_PAGE_SIZE, c->obj + ZS_OBJ_HDR, ZS_COMPRESS_BOUND);
+		e->comp->compress(c->state, page, ZS_PAGE_SIZE, c->dst, ZS_COMPRESS_BOUND);
 	if (len < 0) {
 		STAT_INC(e, reject_compress_fail);
 		ret = -EINVAL;
 	} else if ((ret = zpool_alloc(e->pool, ZS_OBJ_HDR + len, &ent->handle)) == 0) {
-		memcpy(zpool_map(e->pool, ent->handle), c->obj, ZS_OBJ_HDR + len);
+		unsigned char *obj = zpool_map(e->pool, ent->handle);
+
+		memcpy(obj + ZS_OBJ_HDR, c->dst, len);
+		/* Reclaim may read the header before the entry is published. */
+		__atomic_store_n((uintptr_t *)obj, key, __ATOMIC_RELAXED);
 		zpool_unmap(e->pool, ent->handle);
 		ent->kind = ZS_POOL;
 		ent->length = (uint32_t)len;
@@ -270,9 +281,6 @@ static int store(struct zs_engine *e, uintptr_t key, const void *page)
 	struct zs_entry tmp = { .key = key }, *ent;
 	int ret;
 
-	ret = engine_make_room(e);
-	if (ret)
-		return ret;
 	if (e->opt.same_filled_pages_enabled && same_filled(page, &tmp.value))
 		tmp.kind = ZS_SAME;
 	else if ((ret = store_compressed(e, key, page, &tmp)))
@@ -292,18 +300,24 @@ static int store(struct zs_engine *e, uintptr_t key, const void *page)
 	return 0;
 }
 
+static bool forget(struct zs_engine *e, uintptr_t key);
+
 int zs_engine_store(struct zs_engine *e, uintptr_t key, const void *page)
 {
 	int ret;
 
 	STAT_INC(e, stores);
-	zs_signals_block();
-	ret = store(e, key, page);
+	/* Writeback may run long here: signals stay open for it. */
+	ret = engine_make_room(e);
+	if (ret == 0) {
+		zs_signals_block();
+		ret = store(e, key, page);
+		zs_signals_unblock();
+	}
 	/* An older copy would now be stale: the caller's page is the only
 	 * truth, so drop it, as zswap does when a store fails. */
 	if (ret)
-		zs_engine_invalidate(e, key);
-	zs_signals_unblock();
+		forget(e, key);
 	return ret;
 }
 
@@ -318,12 +332,18 @@ static void fill(void *page, uint64_t value)
 		w[i] = value;
 }
 
-/* Read an entry marked ZS_LOADING, without e->lock.  Async-signal-safe. */
+/* Read an entry marked ZS_LOADING, without e->lock: nothing else frees its
+ * storage meanwhile, and a writeback in flight keeps its buffer until the
+ * flag is cleared.  Async-signal-safe. */
 static int read_entry(struct zs_engine *e, const struct zs_entry *ent, void *page)
 {
 	const unsigned char *obj;
 	int n;
 
+	if (ent->flags & ZS_WRITEBACK) {
+		memcpy(page, ent->wbbuf, ZS_PAGE_SIZE);
+		return 0;
+	}
 	switch (ent->kind) {
 	case ZS_RAW:
 		memcpy(page, ent->raw, ZS_PAGE_SIZE);
@@ -344,23 +364,14 @@ static int read_entry(struct zs_engine *e, const struct zs_entry *ent, void *pag
 	}
 }
 
-/* Under e->lock, for entries that can be read right there (one word, or a
- * writeback's buffer): copy, and drop when loads are exclusive. */
-static struct zs_storage load_now(struct zs_engine *e, struct zs_entry *ent, void *page)
-{
-	struct zs_storage none = { .kind = ZS_SAME };
-
-	if (ent->flags & ZS_WRITEBACK)
-		memcpy(page, ent->wbbuf, ZS_PAGE_SIZE);
-	else
-		fill(page, ent->value);
-	return e->opt.exclusive_loads ? engine_drop(e, ent) : none;
-}
-
+/* The caller's page is only ever written without e->lock held: if writing it
+ * faults, the handler's own load must be able to take the lock. */
 static int load(struct zs_engine *e, uintptr_t key, void *page)
 {
 	struct zs_storage old = { .kind = ZS_SAME };
 	struct zs_entry *ent;
+	uint64_t value;
+	bool from_swap;
 	int ret = 0;
 
 	zs_lock(&e->lock);
@@ -370,11 +381,14 @@ static int load(struct zs_engine *e, uintptr_t key, void *page)
 		STAT_INC(e, load_misses);
 		return -ENOENT;
 	}
-	if (ent->kind == ZS_SAME || (ent->flags & ZS_WRITEBACK)) {
-		old = load_now(e, ent, page);
+	if (ent->kind == ZS_SAME) {
+		value = ent->value;
+		if (e->opt.exclusive_loads)
+			old = engine_drop(e, ent);
+		zs_unlock(&e->lock);
+		fill(page, value);
 	} else {
-		bool from_swap = ent->kind == ZS_SWAP;
-
+		from_swap = ent->kind == ZS_SWAP;
 		ent->flags |= ZS_LOADING;
 		zs_unlock(&e->lock);
 		ret = read_entry(e, ent, page);
@@ -382,10 +396,10 @@ static int load(struct zs_engine *e, uintptr_t key, void *page)
 		ent->flags &= ~ZS_LOADING;
 		if (ret == 0 && e->opt.exclusive_loads)
 			old = engine_drop(e, ent);
+		zs_unlock(&e->lock);
 		if (ret == 0 && from_swap)
 			STAT_INC(e, loads_from_swap);
 	}
-	zs_unlock(&e->lock);
 	engine_release(e, old);
 	if (ret == 0)
 		STAT_INC(e, loads);
@@ -403,7 +417,8 @@ int zs_engine_load(struct zs_engine *e, uintptr_t key, void *page)
 	return ret;
 }
 
-int zs_engine_invalidate(struct zs_engine *e, uintptr_t key)
+/* Drop the entry for key: true when there was one. */
+static bool forget(struct zs_engine *e, uintptr_t key)
 {
 	struct zs_storage old;
 	struct zs_entry *ent;
@@ -414,12 +429,18 @@ int zs_engine_invalidate(struct zs_engine *e, uintptr_t key)
 	if (ent)
 		old = engine_drop(e, ent);
 	zs_unlock(&e->lock);
-	if (ent) {
+	if (ent)
 		engine_release(e, old);
-		STAT_INC(e, invalidates);
-	}
 	zs_signals_unblock();
-	return ent ? 0 : -ENOENT;
+	return ent != NULL;
+}
+
+int zs_engine_invalidate(struct zs_engine *e, uintptr_t key)
+{
+	if (!forget(e, key))
+		return -ENOENT;
+	STAT_INC(e, invalidates);
+	return 0;
 }
 
 static void drain_one(struct zs_entry *ent, void *arg)
@@ -439,6 +460,7 @@ void zs_engine_invalidate_all(struct zs_engine *e)
 {
 	zs_lock(&e->lock);
 	zs_index_drain(e->index, drain_one, e);
+	__atomic_store_n(&e->reached_full, false, __ATOMIC_RELAXED);
 	zs_unlock(&e->lock);
 }
 

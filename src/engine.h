@@ -6,7 +6,10 @@
  * same-filled pages kept as one word; stores refused when the page compresses
  * too poorly (or stored raw, as 6.18 does, with store_incompressible); loads
  * exclusive by default; a pool limit with accept-threshold hysteresis; at the
- * limit the pool's least recently used pages are written back.
+ * limit the pool's least recently used pages are written back.  One
+ * difference: the store that finds the pool full writes back until the pool
+ * is below the accept threshold, then proceeds (3.11 wrote back inline too;
+ * since 5.6 the kernel refuses that store and shrinks in the background).
  *
  * Caller contract:
  * - A key is any nonzero value whose low 12 bits are zero (the shim uses page
@@ -60,7 +63,8 @@ uint64_t zs_engine_pool_bytes(struct zs_engine *e);
 /* A consistent-enough snapshot of every statistic.  Async-signal-safe. */
 void zs_engine_stats(struct zs_engine *e, struct zs_stats *out);
 /* Check every invariant of the engine and its pool: 0, or -EUCLEAN with
- * the first broken one in buf.  Takes the engine's lock. */
+ * the first broken one in buf.  Only meaningful with no other call in
+ * flight (entries being loaded or written back are busy by design). */
 int zs_engine_validate(struct zs_engine *e, char *buf, size_t len);
 /* The options the engine runs with (after defaults were resolved). */
 const struct zs_options *zs_engine_options(const struct zs_engine *e);

@@ -83,11 +83,10 @@ int zs_engine_validate(struct zs_engine *e, char *buf, size_t len)
 	struct tally t = { .e = e, .buf = buf, .len = len };
 	int ret;
 
-	ret = zpool_validate(e->pool, buf, len);
-	if (ret)
-		return ret;
 	zs_lock(&e->lock);
-	ret = zs_index_walk(e->index, check_entry, &t);
+	ret = zpool_validate(e->pool, buf, len);
+	if (!ret)
+		ret = zs_index_walk(e->index, check_entry, &t);
 	if (!ret)
 		ret = check_gauges(e, &t.seen, buf, len);
 	zs_unlock(&e->lock);

@@ -23,7 +23,7 @@
 struct zs_ctx {
 	pthread_mutex_t lock;
 	void *state;
-	unsigned char obj[ZS_OBJ_HDR + ZS_COMPRESS_BOUND]; /* header + data */
+	unsigned char dst[ZS_COMPRESS_BOUND];
 };
 
 struct zs_engine {

@@ -91,8 +91,8 @@ static struct zs_region *region_map(void)
 		return NULL;
 	start = (char *)(((uintptr_t)raw + ZS_REGION_SIZE - 1) & ~(ZS_REGION_SIZE - 1));
 	if (start > raw)
-		munmap(raw, start - raw);
-	munmap(start + ZS_REGION_SIZE, raw + ZS_REGION_SIZE - start);
+		zs_sys_munmap(raw, start - raw);
+	zs_sys_munmap(start + ZS_REGION_SIZE, raw + ZS_REGION_SIZE - start);
 	r = (struct zs_region *)start;
 	for (i = 0; i < ZS_REGION_WORDS; i++)
 		r->free_bits[i] = ~0ULL;
@@ -172,7 +172,7 @@ void zs_page_free(struct zs_pagesrc *src, void *page)
 	}
 	zs_unlock(&src->lock);
 	/* The page is on no list yet: release it without holding the lock. */
-	madvise(page, ZS_PAGE_SIZE, MADV_DONTNEED);
+	zs_sys_madvise(page, ZS_PAGE_SIZE, MADV_DONTNEED);
 	zs_lock(&src->lock);
 	r->free_bits[index / 64] |= 1ULL << (index % 64);
 	r->nfree++;

@@ -26,13 +26,13 @@ int zs_region_create(uint64_t bytes, struct zs_region *r)
 	void *base;
 
 	memset(r, 0, sizeof(*r));
-	base = mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	base = zs_sys_mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (base == MAP_FAILED)
 		return -ENOMEM;
 	r->state = zs_map_anon(size >> ZS_PAGE_SHIFT);
 	r->free = zs_map_anon(ZS_RANGES_MIN * sizeof(*r->free));
 	if (!r->state || !r->free) {
-		munmap(base, size);
+		zs_sys_munmap(base, size);
 		zs_unmap(r->state, size >> ZS_PAGE_SHIFT);
 		zs_unmap(r->free, ZS_RANGES_MIN * sizeof(*r->free));
 		return -ENOMEM;
@@ -50,7 +50,7 @@ void zs_region_destroy(struct zs_region *r)
 {
 	if (!r->base)
 		return;
-	munmap((void *)r->base, r->end - r->base);
+	zs_sys_munmap((void *)r->base, r->end - r->base);
 	zs_unmap(r->state, (r->end - r->base) >> ZS_PAGE_SHIFT);
 	zs_unmap(r->free, r->capacity * sizeof(*r->free));
 	pthread_mutex_destroy(&r->lock.mutex);

@@ -24,7 +24,7 @@
 	X(written_back_pages, "pages written back to the swap file") \
 	X(duplicate_entry, "stores that replaced an entry already stored for the key") \
 	X(pool_total_size, "bytes of memory held by the pool") \
-	X(stored_pages, "pages currently stored, in the pool or kept as one word") \
+	X(stored_pages, "pages currently stored: compressed, raw, or kept as one word") \
 	X(same_filled_pages, "same-filled pages currently stored as one word") \
 	X(stored_incompressible_pages, "incompressible pages currently stored raw")
 

@@ -18,6 +18,7 @@
  */
 #include "config.h"
 
+#include <sched.h>
 #include <string.h>
 
 #include "engine_impl.h"
@@ -61,6 +62,12 @@ static int writeback_finish(struct zs_engine *e, struct zs_entry *ent, uint64_t 
 	}
 
 	zs_lock(&e->lock);
+	/* A load copying from wbbuf outside the lock: let it finish first. */
+	while (ent->flags & ZS_LOADING) {
+		zs_unlock(&e->lock);
+		sched_yield();
+		zs_lock(&e->lock);
+	}
 	ent->flags &= ~ZS_WRITEBACK;
 	ent->wbbuf = NULL;
 	old = engine_detach(ent);
@@ -107,7 +114,7 @@ int engine_evict(struct zpool *pool, unsigned long handle, void *arg)
 
 	if ((ret = slot_get(e, &slot)))
 		return ret;
-	memcpy(&key, zpool_map(pool, handle), sizeof(key));
+	key = __atomic_load_n((uintptr_t *)zpool_map(pool, handle), __ATOMIC_RELAXED);
 	zpool_unmap(pool, handle);
 	zs_lock(&e->lock);
 	/* An object not yet published, or being loaded, is not ours to move.
@@ -118,7 +125,7 @@ int engine_evict(struct zpool *pool, unsigned long handle, void *arg)
 		STAT_INC(e, writeback_skipped);
 		zs_unlock(&e->lock);
 		zs_swapfile_free(e->swap, slot);
-		return -EBUSY;
+		return -EEXIST; /* as zswap's writeback for an entry it cannot take */
 	}
 	ret = writeback_begin(e, ent, buf);
 	zs_unlock(&e->lock);

@@ -123,11 +123,13 @@ static void file_page(struct zbud_pool *pool, struct zbud_header *zhdr)
 		zs_list_add(&zhdr->buddy, &pool->buddied);
 }
 
-static void free_page(struct zbud_pool *pool, struct zbud_header *zhdr)
+/* Take an empty page out of the pool; the caller hands it back to the page
+ * source after dropping the lock (that may cost an madvise). */
+static void *unlink_page(struct zbud_pool *pool, struct zbud_header *zhdr)
 {
 	zs_list_del(&zhdr->lru);
-	zs_page_free(pool->src, zhdr);
 	zs_count_sub(&pool->pages_nr, 1);
+	return zhdr;
 }
 
 struct zbud_pool *zbud_create_pool(struct zs_pagesrc *src, const struct zbud_ops *ops)
@@ -155,7 +157,7 @@ void zbud_destroy_pool(struct zbud_pool *pool)
 		struct zbud_header *zhdr = zs_container_of(pool->lru.next, struct zbud_header, lru);
 
 		zs_list_del(&zhdr->buddy);
-		free_page(pool, zhdr);
+		zs_page_free(pool->src, unlink_page(pool, zhdr));
 	}
 	pthread_mutex_destroy(&pool->lock.mutex);
 	zs_unmap(pool, sizeof(*pool));
@@ -219,6 +221,7 @@ int zbud_alloc(struct zbud_pool *pool, size_t size, unsigned long *handle)
 void zbud_free(struct zbud_pool *pool, unsigned long handle)
 {
 	struct zbud_header *zhdr = handle_to_header(handle);
+	void *empty = NULL;
 
 	zs_lock(&pool->lock);
 	if (handle_to_buddy(handle) == FIRST)
@@ -228,11 +231,13 @@ void zbud_free(struct zbud_pool *pool, unsigned long handle)
 	if (!zhdr->under_reclaim) {
 		zs_list_del(&zhdr->buddy);
 		if (zhdr->first_chunks == 0 && zhdr->last_chunks == 0)
-			free_page(pool, zhdr);
+			empty = unlink_page(pool, zhdr);
 		else
 			file_page(pool, zhdr);
 	}
 	zs_unlock(&pool->lock);
+	if (empty)
+		zs_page_free(pool->src, empty);
 }
 
 /* Take the LRU tail off every list for reclaim; NULL when the LRU is empty
@@ -253,14 +258,14 @@ static struct zbud_header *take_lru_tail(struct zbud_pool *pool, unsigned long h
 	return zhdr;
 }
 
-/* After the evictions: free the page if they emptied it (true), else re-file
- * it as the most recently used page. */
+/* After the evictions: unlink the page if they emptied it (true; the caller
+ * frees it), else re-file it as the most recently used page. */
 static bool finish_reclaim(struct zbud_pool *pool, struct zbud_header *zhdr)
 {
 	zhdr->under_reclaim = false;
 	pool->reclaiming--;
 	if (zhdr->first_chunks == 0 && zhdr->last_chunks == 0) {
-		free_page(pool, zhdr);
+		unlink_page(pool, zhdr);
 		return true;
 	}
 	file_page(pool, zhdr);
@@ -270,6 +275,7 @@ static bool finish_reclaim(struct zbud_pool *pool, struct zbud_header *zhdr)
 
 int zbud_reclaim_page(struct zbud_pool *pool, unsigned int retries)
 {
+	struct zbud_header *emptied = NULL;
 	unsigned int i;
 	int ret = -EAGAIN;
 
@@ -290,11 +296,14 @@ int zbud_reclaim_page(struct zbud_pool *pool, unsigned int retries)
 				pool->ops->evict(pool, handles[1]);
 		zs_lock(&pool->lock);
 		if (finish_reclaim(pool, zhdr)) {
+			emptied = zhdr;
 			ret = 0;
 			break;
 		}
 	}
 	zs_unlock(&pool->lock);
+	if (emptied)
+		zs_page_free(pool->src, emptied);
 	return ret;
 }
 

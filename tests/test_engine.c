@@ -15,6 +15,8 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -521,6 +523,61 @@ static void test_swapfile_and_dump(void)
 	   "an unknown compressor is refused with the choices (%s)", err);
 }
 
+/* A load whose destination faults: the handler (as the shim's will) loads
+ * another page, then makes the destination writable.  The engine must not
+ * hold its lock while it writes the destination, or this deadlocks.  Run in
+ * a child so a regression fails instead of hanging. */
+static struct zs_engine *fault_engine;
+static char *fault_dst;
+static int fault_bad;
+
+static void on_dst_fault(int sig, siginfo_t *si, void *uc)
+{
+	fault_bad += load_check(fault_engine, KEY(2), ZS_PAGE_TEXT, 2) != 0;
+	mprotect(fault_dst, ZS_PAGE_SIZE, PROT_READ | PROT_WRITE);
+}
+
+static int faulting_destination_child(enum zs_page_kind kind)
+{
+	struct sigaction sa = { .sa_sigaction = on_dst_fault, .sa_flags = SA_SIGINFO };
+	unsigned char want[ZS_PAGE_SIZE];
+
+	fault_engine = engine_with(NULL);
+	fault_dst = mmap(NULL, ZS_PAGE_SIZE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	store_seed(fault_engine, KEY(1), kind, 1);
+	store_seed(fault_engine, KEY(2), ZS_PAGE_TEXT, 2);
+	sigaction(SIGSEGV, &sa, NULL);
+	if (zs_engine_load(fault_engine, KEY(1), fault_dst) != 0)
+		return 1;
+	zs_page_generate(kind, 1, want);
+	return fault_bad || memcmp(fault_dst, want, ZS_PAGE_SIZE) ? 1 : 0;
+}
+
+static void test_faulting_destination(void)
+{
+	static const enum zs_page_kind kinds[] = { ZS_PAGE_SAME, ZS_PAGE_TEXT };
+	size_t k;
+
+	for (k = 0; k < ZS_ARRAY_SIZE(kinds); k++) {
+		int status = -1, waited;
+		pid_t pid;
+
+		fflush(stdout);
+		pid = fork();
+		if (pid == 0)
+			_exit(faulting_destination_child(kinds[k]));
+		for (waited = 0; waited < 1000 && waitpid(pid, &status, WNOHANG) == 0; waited++)
+			usleep(10000);
+		if (waited == 1000) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+		}
+		ok(waited < 1000 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		   "a %s page loads into a destination that faults, whose handler loads too",
+		   zs_page_kind_name(kinds[k]));
+	}
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmpdir))
@@ -537,6 +594,7 @@ int main(void)
 	test_threads();
 	test_signal_loads();
 	test_swapfile_and_dump();
+	test_faulting_destination();
 	rmdir(tmpdir);
 	return done_testing();
 }
