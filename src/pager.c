@@ -1,0 +1,518 @@
+/*
+ * pager.c - freeze and thaw in place (see pager.h for the page life).
+ *
+ * State bytes change only by compare-and-swap (or, for a page a thread owns
+ * as BUSY, by a release store), so the fault handler needs no lock.  The
+ * protection of a page follows its state: PRESENT pages carry the program's
+ * protection, every other state PROT_NONE.  Protections change over runs of
+ * consecutive pages with one protection, never page by page on the reclaim
+ * side, because each mprotect interrupts every other running thread (TLB
+ * shootdown).  If an mprotect fails (the VMA limit), the run goes back to
+ * where it was and nothing else happens.
+ *
+ * The reclaim side owns one buffer of ZS_PAGER_RUN pages (run_buf) to read
+ * a run through /proc/self/mem; the fault side uses a page on the signal
+ * stack.
+ */
+#include "config.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "pager.h"
+
+#define STATE(v) ((v) & ZS_PS_STATE_MASK)
+#define PROT(v) ((v) & ZS_PS_PROT_MASK)
+#define PAGE(p, i) ((p) + ((uintptr_t)(i) << ZS_PAGE_SHIFT))
+#define PSTAT_ADD(p, name, n) zs_count_add(&(p)->stats.name, (uint64_t)(n))
+
+static unsigned char *run_buf;
+
+static uint8_t *state_of(struct zs_pager *p, uintptr_t page)
+{
+	return zs_region_state(&p->region, page);
+}
+
+static uint8_t load_state(const uint8_t *s)
+{
+	return __atomic_load_n(s, __ATOMIC_ACQUIRE);
+}
+
+static void set_state(uint8_t *s, uint8_t v)
+{
+	__atomic_store_n(s, v, __ATOMIC_RELEASE);
+}
+
+static bool swap_state(uint8_t *s, uint8_t *old, uint8_t v)
+{
+	return __atomic_compare_exchange_n(s, old, v, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
+
+static uint8_t with_state(uint8_t v, uint8_t state)
+{
+	return (uint8_t)((v & ~ZS_PS_STATE_MASK) | state);
+}
+
+/* Wait until nobody owns the page; its settled state byte. */
+static uint8_t settled(const uint8_t *s)
+{
+	uint8_t v;
+
+	while (STATE(v = load_state(s)) == ZS_PS_BUSY)
+		sched_yield();
+	return v;
+}
+
+int zs_pager_create(struct zs_pager *p, struct zs_engine *engine, uint64_t reserve_bytes,
+		    char *err, size_t errlen)
+{
+	int ret;
+
+	memset(p, 0, sizeof(*p));
+	p->engine = engine;
+	p->mem_fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
+	if (p->mem_fd < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "/proc/self/mem: %s", strerror(-ret));
+		return ret;
+	}
+	if (!run_buf)
+		run_buf = zs_map_anon(ZS_PAGER_RUN * ZS_PAGE_SIZE);
+	ret = run_buf ? zs_region_create(reserve_bytes, &p->region) : -ENOMEM;
+	if (ret) {
+		snprintf(err, errlen, "cannot reserve %llu bytes of address space",
+			 (unsigned long long)reserve_bytes);
+		close(p->mem_fd);
+		return ret;
+	}
+	return 0;
+}
+
+void zs_pager_destroy(struct zs_pager *p)
+{
+	zs_region_destroy(&p->region);
+	if (p->mem_fd >= 0)
+		close(p->mem_fd);
+	p->mem_fd = -1;
+}
+
+void zs_pager_stats(struct zs_pager *p, struct zs_pager_stats *out)
+{
+	const uint64_t *src = (const uint64_t *)&p->stats;
+	uint64_t *dst = (uint64_t *)out;
+	size_t i;
+
+	for (i = 0; i < sizeof(*out) / sizeof(uint64_t); i++)
+		dst[i] = zs_count_read(&src[i]);
+}
+
+/* ---- runs ---- */
+
+/* A run of consecutive pages the caller owns (BUSY), all with one
+ * protection, with the state each had when it was taken. */
+struct run {
+	uintptr_t start;
+	size_t n;
+	int prot;
+	uint8_t was[ZS_PAGER_RUN];
+};
+
+typedef bool (*want_fn)(uint8_t v);
+typedef void (*run_fn)(struct zs_pager *p, struct run *r, void *arg);
+
+static bool run_extends(const struct run *r, uintptr_t page, int prot)
+{
+	return r->n && r->n < ZS_PAGER_RUN && PAGE(r->start, r->n) == page && r->prot == prot;
+}
+
+/* Take the page (make it BUSY) if `want` says so of its settled state. */
+static bool take(uint8_t *s, uint8_t *v, want_fn want)
+{
+	*v = settled(s);
+	while (want(*v)) {
+		if (swap_state(s, v, with_state(*v, ZS_PS_BUSY)))
+			return true;
+		if (STATE(*v) == ZS_PS_BUSY)
+			*v = settled(s);
+	}
+	return false;
+}
+
+/* Take the wanted pages of [addr, npages) and hand them to `done` in runs.
+ * Returns the pages taken. */
+static size_t walk(struct zs_pager *p, uintptr_t addr, size_t npages, want_fn want, run_fn done,
+		   void *arg)
+{
+	struct run r = { .n = 0 };
+	size_t i, taken = 0;
+
+	for (i = 0; i < npages; i++) {
+		uintptr_t page = PAGE(addr, i);
+		uint8_t v;
+
+		if (!take(state_of(p, page), &v, want)) {
+			if (r.n)
+				done(p, &r, arg);
+			r.n = 0;
+			continue;
+		}
+		if (!run_extends(&r, page, PROT(v))) {
+			if (r.n)
+				done(p, &r, arg);
+			r.start = page;
+			r.n = 0;
+			r.prot = PROT(v);
+		}
+		r.was[r.n++] = v;
+		taken++;
+	}
+	if (r.n)
+		done(p, &r, arg);
+	return taken;
+}
+
+/* Give every page of the run a state: `state` plus what it had, less
+ * REFERENCED unless `referenced`. */
+static void settle_run(struct zs_pager *p, struct run *r, uint8_t state, bool referenced)
+{
+	size_t i;
+
+	for (i = 0; i < r->n; i++) {
+		uint8_t v = with_state(r->was[i], state) & (uint8_t)~ZS_PS_REFERENCED;
+
+		set_state(state_of(p, PAGE(r->start, i)), referenced ? v | ZS_PS_REFERENCED : v);
+	}
+}
+
+static void settle_back(struct zs_pager *p, struct run *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->n; i++)
+		set_state(state_of(p, PAGE(r->start, i)), r->was[i]);
+}
+
+/* ---- sampling and freezing (the reclaim side) ---- */
+
+static bool want_sample(uint8_t v)
+{
+	return (v & ZS_PS_MAPPED) && STATE(v) == ZS_PS_PRESENT && !(v & ZS_PS_LOCKED) &&
+	       (PROT(v) & (PROT_READ | PROT_WRITE));
+}
+
+static void sample_run(struct zs_pager *p, struct run *r, void *arg)
+{
+	if (zs_sys_mprotect((void *)r->start, r->n << ZS_PAGE_SHIFT, PROT_NONE) != 0) {
+		zs_sys_mprotect((void *)r->start, r->n << ZS_PAGE_SHIFT, r->prot);
+		settle_back(p, r);
+		return;
+	}
+	settle_run(p, r, ZS_PS_SAMPLED, false);
+	PSTAT_ADD(p, samples, r->n);
+	PSTAT_ADD(p, protected_pages, r->n);
+}
+
+size_t zs_pager_sample(struct zs_pager *p, uintptr_t addr, size_t npages)
+{
+	return walk(p, addr, npages, want_sample, sample_run, NULL);
+}
+
+static bool want_freeze(uint8_t v)
+{
+	return (v & ZS_PS_MAPPED) && STATE(v) == ZS_PS_SAMPLED && !(v & ZS_PS_LOCKED);
+}
+
+/* Read a run through /proc/self/mem into run_buf: 0 or -errno. */
+static int read_run(struct zs_pager *p, const struct run *r)
+{
+	size_t len = r->n << ZS_PAGE_SHIFT, done = 0;
+
+	while (done < len) {
+		ssize_t n = pread(p->mem_fd, run_buf + done, len - done, (off_t)(r->start + done));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+/* Drop the stored pages of the run (those with ok[i]) in runs, then settle:
+ * FROZEN when stored, SAMPLED (contents in place) when refused. */
+static void drop_stored(struct zs_pager *p, struct run *r, const bool *ok)
+{
+	size_t i, j, frozen = 0;
+
+	for (i = 0; i < r->n; i = j) {
+		for (j = i; j < r->n && ok[j] == ok[i]; j++)
+			;
+		if (ok[i]) {
+			zs_sys_madvise((void *)PAGE(r->start, i), (j - i) << ZS_PAGE_SHIFT, MADV_DONTNEED);
+			frozen += j - i;
+		}
+	}
+	for (i = 0; i < r->n; i++)
+		set_state(state_of(p, PAGE(r->start, i)),
+			  with_state(r->was[i], ok[i] ? ZS_PS_FROZEN : ZS_PS_SAMPLED));
+	PSTAT_ADD(p, freezes, frozen);
+	PSTAT_ADD(p, frozen_pages, frozen);
+	PSTAT_ADD(p, freeze_refused, r->n - frozen);
+}
+
+static void freeze_run(struct zs_pager *p, struct run *r, void *arg)
+{
+	bool ok[ZS_PAGER_RUN];
+	size_t i;
+
+	if (read_run(p, r) != 0) {
+		settle_back(p, r);
+		return;
+	}
+	for (i = 0; i < r->n; i++)
+		ok[i] = zs_engine_store(p->engine, PAGE(r->start, i),
+					run_buf + (i << ZS_PAGE_SHIFT)) == 0;
+	drop_stored(p, r, ok);
+}
+
+size_t zs_pager_freeze(struct zs_pager *p, uintptr_t addr, size_t npages)
+{
+	struct zs_pager_stats before;
+
+	zs_pager_stats(p, &before);
+	walk(p, addr, npages, want_freeze, freeze_run, NULL);
+	return zs_count_read(&p->stats.freezes) - before.freezes;
+}
+
+/* ---- the fault side ---- */
+
+/* Write a page through /proc/self/mem while it is still PROT_NONE.
+ * 0 or -errno.  Async-signal-safe. */
+static int write_page(struct zs_pager *p, uintptr_t page, const void *buf)
+{
+	size_t done = 0;
+
+	while (done < ZS_PAGE_SIZE) {
+		ssize_t n = pwrite(p->mem_fd, (const char *)buf + done, ZS_PAGE_SIZE - done,
+				   (off_t)(page + done));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+/* Bring a frozen page (owned, BUSY) back with its contents.  0 or -errno. */
+static int restore(struct zs_pager *p, uintptr_t page)
+{
+	unsigned char buf[ZS_PAGE_SIZE];
+	int ret = zs_engine_load(p->engine, page, buf);
+
+	if (ret)
+		return ret;
+	ret = write_page(p, page, buf);
+	if (ret) {
+		/* Not atomic for other threads, but the contents survive. */
+		zs_sys_mprotect((void *)page, ZS_PAGE_SIZE, PROT_READ | PROT_WRITE);
+		memcpy((void *)page, buf, ZS_PAGE_SIZE);
+	}
+	zs_count_sub(&p->stats.frozen_pages, 1);
+	return 0;
+}
+
+static int thaw(struct zs_pager *p, uintptr_t page, uint8_t was)
+{
+	uint8_t *s = state_of(p, page);
+
+	if (restore(p, page) != 0) {
+		PSTAT_ADD(p, thaw_failures, 1);
+		set_state(s, was);
+		return 0;
+	}
+	zs_sys_mprotect((void *)page, ZS_PAGE_SIZE, PROT(was));
+	set_state(s, with_state(was, ZS_PS_PRESENT) | ZS_PS_REFERENCED);
+	PSTAT_ADD(p, thaws, 1);
+	zs_count_sub(&p->stats.protected_pages, 1);
+	return 1;
+}
+
+static int unsample(struct zs_pager *p, uintptr_t page, uint8_t was)
+{
+	zs_sys_mprotect((void *)page, ZS_PAGE_SIZE, PROT(was));
+	set_state(state_of(p, page), with_state(was, ZS_PS_PRESENT) | ZS_PS_REFERENCED);
+	PSTAT_ADD(p, references, 1);
+	zs_count_sub(&p->stats.protected_pages, 1);
+	return 1;
+}
+
+static int allows(int prot, bool write)
+{
+	return write ? !!(prot & PROT_WRITE) : !!(prot & (PROT_READ | PROT_EXEC));
+}
+
+static int fault(struct zs_pager *p, uintptr_t page, bool write)
+{
+	uint8_t *s = state_of(p, page);
+
+	for (;;) {
+		uint8_t v = settled(s);
+
+		if (!(v & ZS_PS_MAPPED))
+			return 0;
+		if (STATE(v) == ZS_PS_PRESENT)
+			return allows(PROT(v), write); /* restored meanwhile, or the program's own */
+		if (swap_state(s, &v, with_state(v, ZS_PS_BUSY)))
+			return STATE(v) == ZS_PS_FROZEN ? thaw(p, page, v) : unsample(p, page, v);
+	}
+}
+
+int zs_pager_fault(struct zs_pager *p, uintptr_t addr, bool write)
+{
+	int saved = errno, ret = 0;
+
+	if (zs_region_contains(&p->region, addr)) {
+		ret = fault(p, addr & ZS_PAGE_MASK, write);
+		if (ret)
+			PSTAT_ADD(p, faults, 1);
+	}
+	errno = saved;
+	return ret;
+}
+
+/* ---- the program's own mapping calls ---- */
+
+static size_t pages_in(uintptr_t addr, size_t len)
+{
+	return (len + (addr & ~ZS_PAGE_MASK) + ZS_PAGE_SIZE - 1) >> ZS_PAGE_SHIFT;
+}
+
+void zs_pager_map(struct zs_pager *p, uintptr_t addr, size_t len, int prot)
+{
+	size_t i, n = pages_in(addr, len);
+
+	addr &= ZS_PAGE_MASK;
+	for (i = 0; i < n; i++)
+		set_state(state_of(p, PAGE(addr, i)),
+			  (uint8_t)(ZS_PS_MAPPED | ZS_PS_PRESENT | (prot & ZS_PS_PROT_MASK)));
+}
+
+static bool want_protected(uint8_t v)
+{
+	return (v & ZS_PS_MAPPED) && (STATE(v) == ZS_PS_SAMPLED || STATE(v) == ZS_PS_FROZEN);
+}
+
+/* Drop the frozen contents of a run of protected pages. */
+static void forget_run(struct zs_pager *p, struct run *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->n; i++) {
+		if (STATE(r->was[i]) == ZS_PS_FROZEN) {
+			zs_engine_invalidate(p->engine, PAGE(r->start, i));
+			zs_count_sub(&p->stats.frozen_pages, 1);
+		}
+	}
+	zs_count_sub(&p->stats.protected_pages, r->n);
+}
+
+static void unmap_run(struct zs_pager *p, struct run *r, void *arg)
+{
+	forget_run(p, r);
+	settle_run(p, r, ZS_PS_PRESENT, false); /* cleared below */
+}
+
+void zs_pager_unmap(struct zs_pager *p, uintptr_t addr, size_t len)
+{
+	size_t i, n = pages_in(addr, len);
+
+	addr &= ZS_PAGE_MASK;
+	walk(p, addr, n, want_protected, unmap_run, NULL);
+	for (i = 0; i < n; i++)
+		set_state(state_of(p, PAGE(addr, i)), 0);
+}
+
+static void discard_run(struct zs_pager *p, struct run *r, void *arg)
+{
+	forget_run(p, r);
+	zs_sys_mprotect((void *)r->start, r->n << ZS_PAGE_SHIFT, r->prot);
+	settle_run(p, r, ZS_PS_PRESENT, false);
+}
+
+void zs_pager_discard(struct zs_pager *p, uintptr_t addr, size_t len)
+{
+	walk(p, addr & ZS_PAGE_MASK, pages_in(addr, len), want_protected, discard_run, NULL);
+}
+
+/* Replace the bits `clear` by `set` in every mapped page's state byte. */
+static void update_bits(struct zs_pager *p, uintptr_t addr, size_t n, uint8_t clear, uint8_t set)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		uint8_t *s = state_of(p, PAGE(addr, i)), v = settled(s);
+
+		while ((v & ZS_PS_MAPPED) &&
+		       !swap_state(s, &v, (uint8_t)((v & ~clear) | set)))
+			if (STATE(v) == ZS_PS_BUSY)
+				v = settled(s);
+	}
+}
+
+static bool want_present(uint8_t v)
+{
+	return (v & ZS_PS_MAPPED) && STATE(v) == ZS_PS_PRESENT;
+}
+
+static void protect_run(struct zs_pager *p, struct run *r, void *arg)
+{
+	int *ret = arg;
+
+	if (zs_sys_mprotect((void *)r->start, r->n << ZS_PAGE_SHIFT, r->prot) != 0)
+		*ret = -errno;
+	settle_back(p, r);
+}
+
+int zs_pager_protect(struct zs_pager *p, uintptr_t addr, size_t len, int prot)
+{
+	size_t n = pages_in(addr, len);
+	int ret = 0;
+
+	addr &= ZS_PAGE_MASK;
+	update_bits(p, addr, n, ZS_PS_PROT_MASK, (uint8_t)(prot & ZS_PS_PROT_MASK));
+	walk(p, addr, n, want_present, protect_run, &ret);
+	return ret;
+}
+
+/* Make a run of protected pages present again, thawing the frozen ones. */
+static void lock_run(struct zs_pager *p, struct run *r, void *arg)
+{
+	size_t i;
+
+	for (i = 0; i < r->n; i++)
+		if (STATE(r->was[i]) == ZS_PS_FROZEN && restore(p, PAGE(r->start, i)) != 0)
+			PSTAT_ADD(p, thaw_failures, 1); /* the page stays, empty */
+	zs_sys_mprotect((void *)r->start, r->n << ZS_PAGE_SHIFT, r->prot);
+	settle_run(p, r, ZS_PS_PRESENT, true);
+	zs_count_sub(&p->stats.protected_pages, r->n);
+}
+
+void zs_pager_lock(struct zs_pager *p, uintptr_t addr, size_t len, bool locked)
+{
+	size_t n = pages_in(addr, len);
+
+	addr &= ZS_PAGE_MASK;
+	if (locked) {
+		walk(p, addr, n, want_protected, lock_run, NULL);
+		update_bits(p, addr, n, 0, ZS_PS_LOCKED);
+	} else {
+		update_bits(p, addr, n, ZS_PS_LOCKED, 0);
+	}
+}

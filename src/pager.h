@@ -1,0 +1,105 @@
+/*
+ * pager.h - freezing and thawing pages of the managed reservation in place:
+ * the mechanics the preloaded library drives from its reclaim thread (sample,
+ * freeze) and from its SIGSEGV handler (fault).
+ *
+ * Page life, in the page's state byte (region.h):
+ *
+ *   PRESENT --sample--> SAMPLED --fault--> PRESENT|REFERENCED
+ *                          |
+ *                        freeze (still SAMPLED: untouched since sampled)
+ *                          v
+ *                        FROZEN --fault--> PRESENT|REFERENCED
+ *
+ * SAMPLED and FROZEN pages are PROT_NONE.  A sampled page keeps its contents;
+ * a frozen page's contents are in the engine (key: the page address) and
+ * the page itself has been dropped.  BUSY marks a page in transition; every
+ * transition starts with a compare-and-swap on the state byte, so exactly one
+ * thread moves a page and the others wait for it.
+ *
+ * Thaw writes the page through /proc/self/mem while it is still PROT_NONE,
+ * then restores the program's protection: no thread ever sees it half
+ * restored.  Freeze reads it the same way, since a sampled page is already
+ * inaccessible.
+ *
+ * Caller contract: map, unmap, discard, protect, sample and freeze are
+ * serialised by the caller (the shim's mapping lock); fault may run at any
+ * moment on any thread, and is async-signal-safe.
+ */
+#ifndef ZS_PAGER_H
+#define ZS_PAGER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "engine.h"
+#include "region.h"
+
+#define ZS_PAGER_RUN 16 /* pages per protection or release call, at most */
+
+/* X(name, meaning) */
+#define ZS_STATS_PAGER(X) \
+	X(faults, "faults on managed pages the pager handled") \
+	X(thaws, "frozen pages restored on fault") \
+	X(thaw_failures, "frozen pages that could not be restored (engine error)") \
+	X(samples, "pages made inaccessible to sample references") \
+	X(references, "sampled pages found referenced (fault on a sampled page)") \
+	X(freezes, "pages frozen into the engine") \
+	X(freeze_refused, "cold pages the engine refused; they stay in place") \
+	X(frozen_pages, "pages frozen now") \
+	X(protected_pages, "pages sampled or frozen now")
+
+struct zs_pager_stats {
+#define ZS_PAGER_FIELD(name, doc) uint64_t name;
+	ZS_STATS_PAGER(ZS_PAGER_FIELD)
+#undef ZS_PAGER_FIELD
+};
+
+struct zs_pager {
+	struct zs_region region;
+	struct zs_engine *engine;
+	int mem_fd;                  /* /proc/self/mem */
+	struct zs_pager_stats stats; /* relaxed atomics */
+};
+
+/* Reserve `reserve_bytes` of address space and open /proc/self/mem.
+ * 0 or -errno, with the cause in err. */
+int zs_pager_create(struct zs_pager *p, struct zs_engine *engine, uint64_t reserve_bytes,
+		    char *err, size_t errlen);
+void zs_pager_destroy(struct zs_pager *p);
+
+/* [addr, addr + len) of the reservation now belongs to a mapping with
+ * protection `prot`, accessible (the caller made it so), its pages PRESENT. */
+void zs_pager_map(struct zs_pager *p, uintptr_t addr, size_t len, int prot);
+/* The mapping is going: drop what is frozen, forget the pages.  The caller
+ * makes the range PROT_NONE again and returns it to the region. */
+void zs_pager_unmap(struct zs_pager *p, uintptr_t addr, size_t len);
+/* MADV_DONTNEED semantics: frozen contents are dropped, every page is
+ * accessible again with its protection, and reads as zero afterwards once
+ * the caller has made the madvise call itself. */
+void zs_pager_discard(struct zs_pager *p, uintptr_t addr, size_t len);
+/* The program's mprotect: record `prot`; present pages get it now, sampled
+ * and frozen pages when they are next touched.  0 or -errno. */
+int zs_pager_protect(struct zs_pager *p, uintptr_t addr, size_t len, int prot);
+/* mlock / munlock: locked pages are never sampled or frozen; locking thaws
+ * what is frozen.  */
+void zs_pager_lock(struct zs_pager *p, uintptr_t addr, size_t len, bool locked);
+
+/* Sample the present pages of [addr, addr + npages pages): make them
+ * PROT_NONE, keeping their contents.  Returns the pages sampled. */
+size_t zs_pager_sample(struct zs_pager *p, uintptr_t addr, size_t npages);
+/* Freeze the pages of [addr, addr + npages pages) that are still sampled.
+ * Returns the pages frozen. */
+size_t zs_pager_freeze(struct zs_pager *p, uintptr_t addr, size_t npages);
+
+/* A fault at `addr` (`write`: a write access).  1 when the pager made the
+ * access possible (return from the handler and retry it), 0 when the fault
+ * is not the pager's (outside the reservation, a page the program itself
+ * protected against this access): pass it on.  Async-signal-safe;
+ * preserves errno. */
+int zs_pager_fault(struct zs_pager *p, uintptr_t addr, bool write);
+
+/* A snapshot of the pager's counters.  Async-signal-safe. */
+void zs_pager_stats(struct zs_pager *p, struct zs_pager_stats *out);
+
+#endif

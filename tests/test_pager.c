@@ -1,0 +1,282 @@
+/*
+ * test_pager.c - freezing and thawing real pages in place, with a SIGSEGV
+ * handler like the shim's: contents survive sample, freeze and thaw; frozen
+ * pages leave memory (mincore); the program's own protections, MADV_DONTNEED
+ * and mlock keep their meaning; threads that read and write while the pages
+ * are frozen under them lose nothing.
+ */
+#include "config.h"
+
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include "pagegen.h"
+#include "pager.h"
+#include "tap.h"
+
+#define NPAGES 512
+#define PG(i) (base + ((size_t)(i) << ZS_PAGE_SHIFT))
+
+static struct zs_pager pager;
+static struct zs_engine *engine;
+static char *base;
+static char tmpdir[] = "/tmp/zs-pager-XXXXXX";
+static __thread sigjmp_buf *expect_fault;
+
+static void on_segv(int sig, siginfo_t *si, void *ctx)
+{
+	ucontext_t *uc = ctx;
+	bool write = (uc->uc_mcontext.gregs[REG_ERR] & 2) != 0;
+
+	if (zs_pager_fault(&pager, (uintptr_t)si->si_addr, write))
+		return;
+	if (expect_fault)
+		siglongjmp(*expect_fault, 1);
+	signal(SIGSEGV, SIG_DFL); /* a real fault: die with it */
+}
+
+static void setup(void)
+{
+	struct sigaction sa = { .sa_sigaction = on_segv, .sa_flags = SA_SIGINFO | SA_ONSTACK };
+	struct zs_options o;
+	char err[256];
+
+	if (!mkdtemp(tmpdir))
+		skip_all("no temporary directory");
+	zs_options_defaults(&o);
+	o.mem_limit = 1ULL << 30;
+	o.max_pool_size = 256 << 10; /* writeback as well */
+	strcpy(o.swapfile, tmpdir);
+	if (zs_engine_create(&o, &engine, err, sizeof(err)) ||
+	    zs_pager_create(&pager, engine, 64 << 20, err, sizeof(err))) {
+		printf("Bail out! %s\n", err);
+		exit(1);
+	}
+	sigaction(SIGSEGV, &sa, NULL);
+	base = zs_region_alloc(&pager.region, NPAGES * ZS_PAGE_SIZE, 0, 0);
+	mprotect(base, NPAGES * ZS_PAGE_SIZE, PROT_READ | PROT_WRITE);
+	zs_pager_map(&pager, (uintptr_t)base, NPAGES * ZS_PAGE_SIZE, PROT_READ | PROT_WRITE);
+}
+
+static void fill(int seed)
+{
+	int i;
+
+	for (i = 0; i < NPAGES; i++)
+		zs_page_generate(zs_page_kind_mixed((uint64_t)(seed + i)), (uint64_t)(seed + i), PG(i));
+}
+
+/* Pages that differ from what fill(seed) wrote. */
+static int mismatches(int seed)
+{
+	unsigned char want[ZS_PAGE_SIZE];
+	int i, bad = 0;
+
+	for (i = 0; i < NPAGES; i++) {
+		zs_page_generate(zs_page_kind_mixed((uint64_t)(seed + i)), (uint64_t)(seed + i), want);
+		bad += memcmp(PG(i), want, ZS_PAGE_SIZE) != 0;
+	}
+	return bad;
+}
+
+static int resident(void)
+{
+	unsigned char vec[NPAGES];
+	int i, n = 0;
+
+	mincore(base, NPAGES * ZS_PAGE_SIZE, vec);
+	for (i = 0; i < NPAGES; i++)
+		n += vec[i] & 1;
+	return n;
+}
+
+static struct zs_pager_stats pstats(void)
+{
+	struct zs_pager_stats s;
+
+	zs_pager_stats(&pager, &s);
+	return s;
+}
+
+static void test_freeze_thaw(void)
+{
+	size_t sampled, frozen;
+	int i, touched = 0;
+	volatile char sink;
+
+	fill(1);
+	sampled = zs_pager_sample(&pager, (uintptr_t)base, NPAGES);
+	is(sampled, NPAGES, "every page is sampled");
+	for (i = 0; i < NPAGES; i += 8, touched++)
+		sink = *PG(i); /* referenced: must not be frozen */
+	(void)sink;
+	is(pstats().references, touched, "touching sampled pages is seen as references");
+	frozen = zs_pager_freeze(&pager, (uintptr_t)base, NPAGES);
+	ok(frozen > NPAGES / 2 && frozen <= (size_t)(NPAGES - touched),
+	   "untouched pages freeze (%zu), referenced ones do not", frozen);
+	ok(resident() <= NPAGES - (int)frozen + 8, "frozen pages leave memory (%d resident)",
+	   resident());
+	is(mismatches(1), 0, "every page reads back intact, thawed on fault");
+	is(pstats().thaws, frozen, "one thaw per frozen page");
+	is(pstats().frozen_pages, 0, "nothing frozen after reading everything");
+	is(pstats().protected_pages, 0, "pages the engine refused were only sampled: all present now");
+	ok(pstats().freeze_refused > 0, "random pages were refused and kept in place (%llu)",
+	   (unsigned long long)pstats().freeze_refused);
+}
+
+static void test_writes_and_writeback(void)
+{
+	int round, bad = 0;
+
+	for (round = 0; round < 5; round++) {
+		fill(100 + round); /* writes fault on sampled and frozen pages */
+		zs_pager_sample(&pager, (uintptr_t)base, NPAGES);
+		zs_pager_freeze(&pager, (uintptr_t)base, NPAGES);
+		bad += mismatches(100 + round);
+	}
+	is(bad, 0, "5 rounds of write, freeze, read: intact");
+	ok(zs_engine_pool_bytes(engine) <= (256 << 10) + ZS_PAGE_SIZE,
+	   "the pool kept its limit while pages were frozen");
+}
+
+static void test_protect(void)
+{
+	sigjmp_buf jb;
+	volatile int faulted = 0;
+
+	fill(7);
+	zs_pager_sample(&pager, (uintptr_t)base, NPAGES);
+	zs_pager_freeze(&pager, (uintptr_t)base, NPAGES);
+	ok(zs_pager_protect(&pager, (uintptr_t)base, NPAGES * ZS_PAGE_SIZE, PROT_READ) == 0,
+	   "the program's mprotect(PROT_READ) over frozen pages");
+	is(mismatches(7), 0, "read-only pages thaw intact");
+	expect_fault = &jb;
+	if (sigsetjmp(jb, 1) == 0)
+		*PG(3) = 'x';
+	else
+		faulted = 1;
+	expect_fault = NULL;
+	ok(faulted, "a write to a thawed read-only page still faults for the program");
+	zs_pager_protect(&pager, (uintptr_t)base, NPAGES * ZS_PAGE_SIZE, PROT_READ | PROT_WRITE);
+	*PG(3) = 'y';
+	ok(*PG(3) == 'y', "writable again after mprotect(READ|WRITE)");
+}
+
+static void test_discard_and_lock(void)
+{
+	struct zs_stats s;
+	int i, zero = 1;
+
+	fill(9);
+	zs_pager_sample(&pager, (uintptr_t)base, NPAGES);
+	zs_pager_freeze(&pager, (uintptr_t)base, NPAGES);
+	zs_pager_discard(&pager, (uintptr_t)base, NPAGES / 2 * ZS_PAGE_SIZE);
+	madvise(base, NPAGES / 2 * ZS_PAGE_SIZE, MADV_DONTNEED);
+	for (i = 0; i < NPAGES / 2 * (int)ZS_PAGE_SIZE; i += 512)
+		zero &= base[i] == 0;
+	ok(zero, "MADV_DONTNEED'd pages read as zeros, never as restored data");
+	zs_pager_lock(&pager, (uintptr_t)PG(NPAGES / 2), NPAGES / 2 * ZS_PAGE_SIZE, true);
+	ok(zs_pager_sample(&pager, (uintptr_t)base, NPAGES) <= NPAGES / 2,
+	   "locked pages are never sampled");
+	ok(zs_pager_freeze(&pager, (uintptr_t)PG(NPAGES / 2), NPAGES / 2) == 0,
+	   "nor frozen");
+	zs_pager_lock(&pager, (uintptr_t)PG(NPAGES / 2), NPAGES / 2 * ZS_PAGE_SIZE, false);
+	for (i = NPAGES / 2; i < NPAGES; i++) {
+		unsigned char want[ZS_PAGE_SIZE];
+
+		zs_page_generate(zs_page_kind_mixed((uint64_t)(9 + i)), (uint64_t)(9 + i), want);
+		zero += memcmp(PG(i), want, ZS_PAGE_SIZE) != 0;
+	}
+	is(zero, 1, "locking thawed the frozen half intact");
+	zs_pager_sample(&pager, (uintptr_t)base, NPAGES);
+	zs_pager_freeze(&pager, (uintptr_t)base, NPAGES);
+	zs_pager_unmap(&pager, (uintptr_t)base, NPAGES * ZS_PAGE_SIZE);
+	zs_engine_stats(engine, &s);
+	ok(s.stored_pages == 0 && s.swap_pages == 0, "unmap drops everything frozen");
+	is(pstats().frozen_pages, 0, "and the pager counts nothing frozen");
+	zs_pager_map(&pager, (uintptr_t)base, NPAGES * ZS_PAGE_SIZE, PROT_READ | PROT_WRITE);
+	mprotect(base, NPAGES * ZS_PAGE_SIZE, PROT_READ | PROT_WRITE);
+}
+
+/* Threads write counters into their pages while the main thread samples and
+ * freezes the whole range over and over: no write may be lost. */
+static volatile int stop_threads;
+
+struct writer {
+	int id, rounds, bad;
+	stack_t ss, old;
+};
+
+static void *writer_run(void *arg)
+{
+	struct writer *w = arg;
+	int i, first = w->id * (NPAGES / 4);
+
+	w->ss.ss_sp = malloc(64 << 10);
+	w->ss.ss_size = 64 << 10;
+	sigaltstack(&w->ss, &w->old);
+	while (!stop_threads) {
+		for (i = first; i < first + NPAGES / 4; i++) {
+			uint64_t *word = (uint64_t *)PG(i) + (i % 500);
+
+			w->bad += *word != (uint64_t)w->rounds;
+			*word = (uint64_t)w->rounds + 1;
+		}
+		w->rounds++;
+	}
+	sigaltstack(&w->old, NULL); /* the thread's own, as its runtime expects */
+	return NULL;
+}
+
+static void test_threads(void)
+{
+	struct writer w[4];
+	pthread_t t[4];
+	int i, cycles = 0, bad = 0, rounds = 0;
+
+	memset(base, 0, NPAGES * ZS_PAGE_SIZE);
+	for (i = 0; i < 4; i++) {
+		w[i] = (struct writer){ .id = i };
+		pthread_create(&t[i], NULL, writer_run, &w[i]);
+	}
+	for (cycles = 0; cycles < 300; cycles++) {
+		zs_pager_sample(&pager, (uintptr_t)base, NPAGES);
+		usleep(200);
+		zs_pager_freeze(&pager, (uintptr_t)base, NPAGES);
+	}
+	stop_threads = 1;
+	for (i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+		bad += w[i].bad;
+		rounds += w[i].rounds;
+		free(w[i].ss.ss_sp);
+	}
+	ok(rounds > 4, "the writers ran (%d rounds) through %d freeze cycles", rounds, cycles);
+	is(bad, 0, "no write was lost, no page seen half restored");
+	ok(pstats().thaws > 0, "with pages thawed under them (%llu)",
+	   (unsigned long long)pstats().thaws);
+}
+
+int main(void)
+{
+	static char altstack[64 << 10];
+	stack_t ss = { .ss_sp = altstack, .ss_size = sizeof(altstack) };
+
+	sigaltstack(&ss, NULL);
+	setup();
+	test_freeze_thaw();
+	test_writes_and_writeback();
+	test_protect();
+	test_discard_and_lock();
+	test_threads();
+	zs_pager_destroy(&pager);
+	zs_engine_destroy(engine);
+	rmdir(tmpdir);
+	return done_testing();
+}
