@@ -482,7 +482,7 @@ static void resolve(struct zs_engine *e, const struct zs_options *opt)
 	ram = opt->mem_limit ? opt->mem_limit : physical_ram();
 	e->opt.mem_limit = ram;
 	if (!e->opt.swap_size)
-		e->opt.swap_size = ram;
+		e->opt.swap_size = ZS_SWAP_UNLIMITED;
 	limit = opt->max_pool_size ? opt->max_pool_size : ram / 100 * opt->max_pool_percent;
 	e->limit_pages = limit / ZS_PAGE_SIZE;
 	e->accept_pages = e->limit_pages * opt->accept_threshold_percent / 100;

@@ -56,7 +56,7 @@ const struct zs_option zs_option_table[] = {
 	{ "swapfile", ZS_OPT_PATH, "", 0, 0, NULL, NULL, OPT(swapfile),
 	  "swap file: a directory for an unlinked one, or a file path; empty means $TMPDIR" },
 	{ "swap_size", ZS_OPT_SIZE, "0", 0, SIZE_MAX_ACCEPTED, NULL, NULL, OPT(swap_size),
-	  "swap file size limit; 0 means the simulated RAM size" },
+	  "swap file size limit; 0 means none but the file system's free space" },
 };
 
 const size_t zs_option_count = sizeof(zs_option_table) / sizeof(zs_option_table[0]);

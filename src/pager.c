@@ -142,10 +142,11 @@ static bool take(uint8_t *s, uint8_t *v, want_fn want)
 	return false;
 }
 
-/* Take the wanted pages of [addr, npages) and hand them to `done` in runs.
- * Returns the pages taken. */
-static size_t walk(struct zs_pager *p, uintptr_t addr, size_t npages, want_fn want, run_fn done,
-		   void *arg)
+/* Take the wanted pages of [addr, npages) (only those with only[i] & 1,
+ * when `only` is given) and hand them to `done` in runs.  Returns the pages
+ * taken. */
+static size_t walk_only(struct zs_pager *p, uintptr_t addr, size_t npages, const unsigned char *only,
+			want_fn want, run_fn done, void *arg)
 {
 	struct run r = { .n = 0 };
 	size_t i, taken = 0;
@@ -154,7 +155,7 @@ static size_t walk(struct zs_pager *p, uintptr_t addr, size_t npages, want_fn wa
 		uintptr_t page = PAGE(addr, i);
 		uint8_t v;
 
-		if (!take(state_of(p, page), &v, want)) {
+		if ((only && !(only[i] & 1)) || !take(state_of(p, page), &v, want)) {
 			if (r.n)
 				done(p, &r, arg);
 			r.n = 0;
@@ -173,6 +174,12 @@ static size_t walk(struct zs_pager *p, uintptr_t addr, size_t npages, want_fn wa
 	if (r.n)
 		done(p, &r, arg);
 	return taken;
+}
+
+static size_t walk(struct zs_pager *p, uintptr_t addr, size_t npages, want_fn want, run_fn done,
+		   void *arg)
+{
+	return walk_only(p, addr, npages, NULL, want, done, arg);
 }
 
 /* Give every page of the run a state: `state` plus what it had, less
@@ -216,9 +223,10 @@ static void sample_run(struct zs_pager *p, struct run *r, void *arg)
 	PSTAT_ADD(p, protected_pages, r->n);
 }
 
-size_t zs_pager_sample(struct zs_pager *p, uintptr_t addr, size_t npages)
+size_t zs_pager_sample(struct zs_pager *p, uintptr_t addr, size_t npages,
+		       const unsigned char *resident)
 {
-	return walk(p, addr, npages, want_sample, sample_run, NULL);
+	return walk_only(p, addr, npages, resident, want_sample, sample_run, NULL);
 }
 
 static bool want_freeze(uint8_t v)

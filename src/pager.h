@@ -86,8 +86,10 @@ int zs_pager_protect(struct zs_pager *p, uintptr_t addr, size_t len, int prot);
 void zs_pager_lock(struct zs_pager *p, uintptr_t addr, size_t len, bool locked);
 
 /* Sample the present pages of [addr, addr + npages pages): make them
- * PROT_NONE, keeping their contents.  Returns the pages sampled. */
-size_t zs_pager_sample(struct zs_pager *p, uintptr_t addr, size_t npages);
+ * PROT_NONE, keeping their contents.  With `resident` (mincore's vector for
+ * the range), only pages in memory.  Returns the pages sampled. */
+size_t zs_pager_sample(struct zs_pager *p, uintptr_t addr, size_t npages,
+		       const unsigned char *resident);
 /* Freeze the pages of [addr, addr + npages pages) that are still sampled.
  * Returns the pages frozen. */
 size_t zs_pager_freeze(struct zs_pager *p, uintptr_t addr, size_t npages);

@@ -206,6 +206,29 @@ void zs_region_free(struct zs_region *r, void *addr, size_t size)
 	zs_unlock(&r->lock);
 }
 
+bool zs_region_next_used(struct zs_region *r, uintptr_t addr, uintptr_t *start, uintptr_t *end)
+{
+	size_t i;
+	bool found = false;
+
+	if (addr < r->base)
+		addr = r->base;
+	zs_lock(&r->lock);
+	/* Used space is the gaps between free ranges (and around them). */
+	i = first_ending_after(r, addr);
+	if (i < r->nfree && r->free[i].start <= addr) {
+		addr = r->free[i].end; /* addr is free: skip to the end of its range */
+		i++;
+	}
+	if (addr < r->end) {
+		*start = addr;
+		*end = i < r->nfree ? r->free[i].start : r->end;
+		found = *start < *end;
+	}
+	zs_unlock(&r->lock);
+	return found;
+}
+
 uint64_t zs_region_pages_out(const struct zs_region *r)
 {
 	return zs_count_read(&r->pages_out);

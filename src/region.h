@@ -68,6 +68,9 @@ void *zs_region_alloc(struct zs_region *r, size_t size, size_t align, uintptr_t 
 /* Give back [addr, addr + size): any pages handed out, in any pieces.
  * The caller has made them PROT_NONE again. */
 void zs_region_free(struct zs_region *r, void *addr, size_t size);
+/* The first range handed out that ends after `addr`, as [*start, *end):
+ * true, or false when there is none.  Thread-safe (not in handlers). */
+bool zs_region_next_used(struct zs_region *r, uintptr_t addr, uintptr_t *start, uintptr_t *end);
 /* Pages handed out now. */
 uint64_t zs_region_pages_out(const struct zs_region *r);
 /* Check the free list (sorted, disjoint, not adjacent, inside): 0 or

@@ -14,6 +14,10 @@
 
 struct zs_swapfile;
 
+/* The size that stands for "no limit": the file system's free space ends it
+ * first (the slot bitmap for it is reserved, not allocated). */
+#define ZS_SWAP_UNLIMITED (UINT64_C(1) << 40)
+
 /*
  * Open a swap file of at most `max_bytes` (rounded down to whole pages).
  * `path` NULL or "": an unlinked file in $TMPDIR (or /tmp).  A directory: an

@@ -111,7 +111,7 @@ static void test_freeze_thaw(void)
 	volatile char sink;
 
 	fill(1);
-	sampled = zs_pager_sample(&pager, (uintptr_t)base, NPAGES);
+	sampled = zs_pager_sample(&pager, (uintptr_t)base, NPAGES, NULL);
 	is(sampled, NPAGES, "every page is sampled");
 	for (i = 0; i < NPAGES; i += 8, touched++)
 		sink = *PG(i); /* referenced: must not be frozen */
@@ -136,7 +136,7 @@ static void test_writes_and_writeback(void)
 
 	for (round = 0; round < 5; round++) {
 		fill(100 + round); /* writes fault on sampled and frozen pages */
-		zs_pager_sample(&pager, (uintptr_t)base, NPAGES);
+		zs_pager_sample(&pager, (uintptr_t)base, NPAGES, NULL);
 		zs_pager_freeze(&pager, (uintptr_t)base, NPAGES);
 		bad += mismatches(100 + round);
 	}
@@ -151,7 +151,7 @@ static void test_protect(void)
 	volatile int faulted = 0;
 
 	fill(7);
-	zs_pager_sample(&pager, (uintptr_t)base, NPAGES);
+	zs_pager_sample(&pager, (uintptr_t)base, NPAGES, NULL);
 	zs_pager_freeze(&pager, (uintptr_t)base, NPAGES);
 	ok(zs_pager_protect(&pager, (uintptr_t)base, NPAGES * ZS_PAGE_SIZE, PROT_READ) == 0,
 	   "the program's mprotect(PROT_READ) over frozen pages");
@@ -174,7 +174,7 @@ static void test_discard_and_lock(void)
 	int i, zero = 1;
 
 	fill(9);
-	zs_pager_sample(&pager, (uintptr_t)base, NPAGES);
+	zs_pager_sample(&pager, (uintptr_t)base, NPAGES, NULL);
 	zs_pager_freeze(&pager, (uintptr_t)base, NPAGES);
 	zs_pager_discard(&pager, (uintptr_t)base, NPAGES / 2 * ZS_PAGE_SIZE);
 	madvise(base, NPAGES / 2 * ZS_PAGE_SIZE, MADV_DONTNEED);
@@ -182,7 +182,7 @@ static void test_discard_and_lock(void)
 		zero &= base[i] == 0;
 	ok(zero, "MADV_DONTNEED'd pages read as zeros, never as restored data");
 	zs_pager_lock(&pager, (uintptr_t)PG(NPAGES / 2), NPAGES / 2 * ZS_PAGE_SIZE, true);
-	ok(zs_pager_sample(&pager, (uintptr_t)base, NPAGES) <= NPAGES / 2,
+	ok(zs_pager_sample(&pager, (uintptr_t)base, NPAGES, NULL) <= NPAGES / 2,
 	   "locked pages are never sampled");
 	ok(zs_pager_freeze(&pager, (uintptr_t)PG(NPAGES / 2), NPAGES / 2) == 0,
 	   "nor frozen");
@@ -194,7 +194,7 @@ static void test_discard_and_lock(void)
 		zero += memcmp(PG(i), want, ZS_PAGE_SIZE) != 0;
 	}
 	is(zero, 1, "locking thawed the frozen half intact");
-	zs_pager_sample(&pager, (uintptr_t)base, NPAGES);
+	zs_pager_sample(&pager, (uintptr_t)base, NPAGES, NULL);
 	zs_pager_freeze(&pager, (uintptr_t)base, NPAGES);
 	zs_pager_unmap(&pager, (uintptr_t)base, NPAGES * ZS_PAGE_SIZE);
 	zs_engine_stats(engine, &s);
@@ -246,7 +246,7 @@ static void test_threads(void)
 		pthread_create(&t[i], NULL, writer_run, &w[i]);
 	}
 	for (cycles = 0; cycles < 300; cycles++) {
-		zs_pager_sample(&pager, (uintptr_t)base, NPAGES);
+		zs_pager_sample(&pager, (uintptr_t)base, NPAGES, NULL);
 		usleep(200);
 		zs_pager_freeze(&pager, (uintptr_t)base, NPAGES);
 	}

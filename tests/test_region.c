@@ -101,6 +101,26 @@ static void test_random(struct zs_region *r)
 	ok(!bad && !invalid, "same addresses as first fit, always valid");
 }
 
+static void test_next_used(struct zs_region *r)
+{
+	uintptr_t start, end, seen = 0;
+	char *a = zs_region_alloc(r, 2 * ZS_PAGE_SIZE, 0, 0);
+	char *b = zs_region_alloc(r, ZS_PAGE_SIZE, 0, r->base + 10 * ZS_PAGE_SIZE);
+
+	ok(zs_region_next_used(r, r->base, &start, &end) && start == (uintptr_t)a &&
+	   end == (uintptr_t)a + 2 * ZS_PAGE_SIZE, "next_used finds the first range");
+	ok(zs_region_next_used(r, (uintptr_t)a + ZS_PAGE_SIZE, &start, &end) &&
+	   start == (uintptr_t)a + ZS_PAGE_SIZE, "from inside a range: the rest of it");
+	ok(zs_region_next_used(r, end, &start, &end) && start == (uintptr_t)b &&
+	   end == (uintptr_t)b + ZS_PAGE_SIZE, "then the next one");
+	ok(!zs_region_next_used(r, end, &start, &end), "then none");
+	for (start = r->base; zs_region_next_used(r, start, &start, &end); start = end)
+		seen += (end - start) >> ZS_PAGE_SHIFT;
+	is(seen, zs_region_pages_out(r), "walking the used ranges counts every page out");
+	zs_region_free(r, a, 2 * ZS_PAGE_SIZE);
+	zs_region_free(r, b, ZS_PAGE_SIZE);
+}
+
 int main(void)
 {
 	struct zs_region r;
@@ -108,6 +128,7 @@ int main(void)
 	if (zs_region_create(NPAGES * ZS_PAGE_SIZE, &r))
 		skip_all("cannot reserve 16 MiB");
 	test_basics(&r);
+	test_next_used(&r);
 	test_random(&r);
 	zs_region_destroy(&r);
 	ok(zs_region_create(1ULL << 40, &r) == 0, "a 1 TiB reservation costs nothing up front");

@@ -1,0 +1,151 @@
+/*
+ * reclaim.c - the clock over the managed pages (see reclaim.h).
+ *
+ * The hand walks the ranges the region has handed out, in address order,
+ * wrapping at the end (a revolution).  At each window it first freezes the
+ * pages still sampled from its previous pass (cold: nobody touched them for
+ * a whole revolution), then samples the pages mincore reports in memory.
+ * The charge is measured once per call (mincore over every managed range)
+ * and then estimated: each frozen page leaves memory and adds its share to
+ * the pool, which is read back from the engine.
+ *
+ * Single-threaded: the shim's reclaim thread, under its mapping lock.
+ */
+#include "config.h"
+
+#include <sys/mman.h>
+
+#include "reclaim.h"
+
+int zs_reclaim_init(struct zs_reclaim *r, struct zs_pager *p, uint64_t limit_bytes, bool shrinker)
+{
+	r->pager = p;
+	r->limit_pages = limit_bytes >> ZS_PAGE_SHIFT;
+	r->low_pages = r->limit_pages - r->limit_pages / 32; /* 3% below: work in batches */
+	r->shrinker = shrinker;
+	r->hand = 0;
+	r->windows = r->revolutions = r->shrunk_pages = r->frozen_this_rev = 0;
+	r->dry_revs = 0;
+	r->vec = zs_map_anon(ZS_RECLAIM_WINDOW);
+	return r->vec ? 0 : -ENOMEM;
+}
+
+void zs_reclaim_fini(struct zs_reclaim *r)
+{
+	zs_unmap(r->vec, ZS_RECLAIM_WINDOW);
+	r->vec = NULL;
+}
+
+static uint64_t count_resident(const unsigned char *vec, size_t n)
+{
+	uint64_t c = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		c += vec[i] & 1;
+	return c;
+}
+
+static uint64_t pool_pages(struct zs_reclaim *r)
+{
+	return zs_engine_pool_bytes(r->pager->engine) >> ZS_PAGE_SHIFT;
+}
+
+uint64_t zs_reclaim_charge(struct zs_reclaim *r, uint64_t *resident)
+{
+	struct zs_region *reg = &r->pager->region;
+	uintptr_t start, end, at;
+	uint64_t in_memory = 0;
+
+	for (at = reg->base; zs_region_next_used(reg, at, &start, &end); at = end) {
+		for (at = start; at < end; at += ZS_RECLAIM_WINDOW << ZS_PAGE_SHIFT) {
+			size_t n = (end - at) >> ZS_PAGE_SHIFT;
+
+			if (n > ZS_RECLAIM_WINDOW)
+				n = ZS_RECLAIM_WINDOW;
+			if (mincore((void *)at, n << ZS_PAGE_SHIFT, r->vec) == 0)
+				in_memory += count_resident(r->vec, n);
+		}
+		at = end;
+	}
+	if (resident)
+		*resident = in_memory;
+	return in_memory + pool_pages(r);
+}
+
+/* The next window under the hand, or false when nothing is managed. */
+static bool next_window(struct zs_reclaim *r, uintptr_t *addr, size_t *n)
+{
+	struct zs_region *reg = &r->pager->region;
+	uintptr_t start, end;
+
+	if (!zs_region_next_used(reg, r->hand, &start, &end)) {
+		r->revolutions++;
+		r->dry_revs = r->frozen_this_rev ? 0 : r->dry_revs + 1;
+		r->frozen_this_rev = 0;
+		if (!zs_region_next_used(reg, reg->base, &start, &end))
+			return false;
+	}
+	*addr = start;
+	*n = (end - start) >> ZS_PAGE_SHIFT;
+	if (*n > ZS_RECLAIM_WINDOW)
+		*n = ZS_RECLAIM_WINDOW;
+	r->hand = start + (*n << ZS_PAGE_SHIFT);
+	return true;
+}
+
+/* One window: freeze what stayed cold, sample what is in memory.  Returns
+ * the pages frozen. */
+static size_t step(struct zs_reclaim *r)
+{
+	uintptr_t addr;
+	size_t n, frozen;
+
+	if (!next_window(r, &addr, &n))
+		return 0;
+	r->windows++;
+	frozen = zs_pager_freeze(r->pager, addr, n);
+	r->frozen_this_rev += frozen;
+	if (mincore((void *)addr, n << ZS_PAGE_SHIFT, r->vec) == 0)
+		zs_pager_sample(r->pager, addr, n, r->vec);
+	return frozen;
+}
+
+/* The pool's share is what is over: write its oldest pages back. */
+static int shrink(struct zs_reclaim *r, uint64_t excess)
+{
+	uint64_t pool = pool_pages(r), target = pool > excess ? pool - excess : 0;
+
+	if (!r->shrinker || pool == 0)
+		return -ENOSPC;
+	zs_engine_shrink(r->pager->engine, target << ZS_PAGE_SHIFT);
+	if (pool_pages(r) >= pool)
+		return -ENOSPC;
+	r->shrunk_pages += pool - pool_pages(r);
+	return 0;
+}
+
+int zs_reclaim_run(struct zs_reclaim *r, size_t max_windows)
+{
+	uint64_t resident, charge;
+	size_t w, frozen = 0;
+
+	if (!r->limit_pages)
+		return 0;
+	charge = zs_reclaim_charge(r, &resident);
+	if (charge <= r->limit_pages)
+		return 0;
+	for (w = 0; w < max_windows && r->dry_revs < 2; w++) {
+		frozen += step(r);
+		/* Frozen pages left memory; the pool holds them now. */
+		charge = (resident > frozen ? resident - frozen : 0) + pool_pages(r);
+		if (charge <= r->low_pages)
+			return 0;
+	}
+	if (r->dry_revs < 2)
+		return -EAGAIN;
+	/* Two whole passes froze nothing: what is in memory is hot, and what
+	 * is over is the pool's share.  Then scan afresh. */
+	r->dry_revs = 0;
+	return shrink(r, charge - r->low_pages) == 0 ? -EAGAIN : -ENOSPC;
+}

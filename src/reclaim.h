@@ -1,0 +1,50 @@
+/*
+ * reclaim.h - when and what to freeze: the policy the shim's reclaim thread
+ * runs over the pager.
+ *
+ * The limit counts what Linux charges a memory cgroup: the managed pages in
+ * memory and, since 5.19, the compressed pool.  Over the limit, a clock hand
+ * sweeps the managed pages in windows: pages sampled on its last pass and not
+ * touched since are cold and get frozen; pages in memory get sampled.  It is
+ * the kernel's second chance (an active and an inactive list) with the
+ * reference bit read by protection faults, since a process cannot read its
+ * own accessed bits.  When freezing alone cannot bring the charge down (the
+ * pool's own share is what grew), the shrinker writes the pool's oldest
+ * pages back to the swap file.
+ */
+#ifndef ZS_RECLAIM_H
+#define ZS_RECLAIM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "pager.h"
+
+#define ZS_RECLAIM_WINDOW 256 /* pages per step of the hand */
+
+struct zs_reclaim {
+	struct zs_pager *pager;
+	uint64_t limit_pages;       /* 0: no limit, never reclaim */
+	uint64_t low_pages;         /* reclaim down to this, for hysteresis */
+	bool shrinker;
+	uintptr_t hand;
+	unsigned char *vec;         /* mincore of one window */
+	uint64_t windows, revolutions, shrunk_pages;
+	uint64_t frozen_this_rev;   /* pages frozen since the hand last wrapped */
+	unsigned int dry_revs;      /* whole revolutions in a row that froze nothing */
+};
+
+/* 0 or -ENOMEM. */
+int zs_reclaim_init(struct zs_reclaim *r, struct zs_pager *p, uint64_t limit_bytes, bool shrinker);
+void zs_reclaim_fini(struct zs_reclaim *r);
+
+/* Managed pages in memory (not sampled pages' twins: every page mincore
+ * reports), and the charge: those plus the pool, in pages. */
+uint64_t zs_reclaim_charge(struct zs_reclaim *r, uint64_t *resident);
+
+/* If the charge is over the limit, work (at most `max_windows` windows)
+ * to bring it to the low mark.  0: under the limit now; -EAGAIN: still
+ * over, call again; -ENOSPC: nothing left to freeze or write back. */
+int zs_reclaim_run(struct zs_reclaim *r, size_t max_windows);
+
+#endif
