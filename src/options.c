@@ -57,6 +57,17 @@ const struct zs_option zs_option_table[] = {
 	  "swap file: a directory for an unlinked one, or a file path; empty means $TMPDIR" },
 	{ "swap_size", ZS_OPT_SIZE, "0", 0, SIZE_MAX_ACCEPTED, NULL, NULL, OPT(swap_size),
 	  "swap file size limit; 0 means none but the file system's free space" },
+	{ "shrinker_enabled", ZS_OPT_BOOL, "Y", 0, 0, NULL, NULL, OPT(shrinker_enabled),
+	  "libzswapsim: write the pool back when it is what keeps memory over mem_limit" },
+	{ "reserve_size", ZS_OPT_SIZE, "256G", 1 << 30, UINT64_C(1) << 46, NULL, NULL,
+	  OPT(reserve_size),
+	  "libzswapsim: address space reserved for managed memory (costs no memory)" },
+	{ "stats_signal", ZS_OPT_UINT, "10", 0, 64, NULL, NULL, OPT(stats_signal),
+	  "libzswapsim: signal that dumps the statistics (10 is SIGUSR1); 0 for none" },
+	{ "stats_file", ZS_OPT_PATH, "", 0, 0, NULL, NULL, OPT(stats_file),
+	  "libzswapsim: where dumps go (appended); empty means standard error" },
+	{ "stats_at_exit", ZS_OPT_BOOL, "N", 0, 0, NULL, NULL, OPT(stats_at_exit),
+	  "libzswapsim: dump the statistics when the program exits" },
 };
 
 const size_t zs_option_count = sizeof(zs_option_table) / sizeof(zs_option_table[0]);
@@ -130,6 +141,20 @@ static int parse_uint(const char *text, uint64_t *out)
 }
 
 
+/* A size as its largest exact unit: "0", "1G", "1P", "12345". */
+static const char *size_text(uint64_t v, char buf[24])
+{
+	static const char units[] = "KMGTP";
+	int u = -1;
+
+	while (v && u < 4 && !(v & 1023)) {
+		v >>= 10;
+		u++;
+	}
+	snprintf(buf, 24, "%" PRIu64 "%s", v, u < 0 ? "" : (char[2]){ units[u], 0 });
+	return buf;
+}
+
 /* What the option accepts, in words, for messages and --help. */
 static void describe_accepted(const struct zs_option *opt, char *buf, size_t len)
 {
@@ -140,10 +165,13 @@ static void describe_accepted(const struct zs_option *opt, char *buf, size_t len
 	case ZS_OPT_UINT:
 		snprintf(buf, len, "a whole number from %" PRIu64 " to %" PRIu64, opt->min, opt->max);
 		break;
-	case ZS_OPT_SIZE:
-		snprintf(buf, len, "a size in bytes with an optional K, M, G, T or P suffix "
-			 "(powers of 1024), at most 1P");
+	case ZS_OPT_SIZE: {
+		char lo[24], hi[24];
+
+		snprintf(buf, len, "a size from %s to %s: bytes, or with a K, M, G, T or P suffix "
+			 "(powers of 1024)", size_text(opt->min, lo), size_text(opt->max, hi));
 		break;
+	}
 	case ZS_OPT_NAME:
 		snprintf(buf, len, "one of: %s", opt->choices());
 		break;

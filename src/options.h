@@ -28,6 +28,12 @@ struct zs_options {
 	uint64_t mem_limit;
 	char swapfile[ZS_PATH_MAX];
 	uint64_t swap_size;
+	/* the preloaded library's own */
+	bool shrinker_enabled;
+	uint64_t reserve_size;
+	uint64_t stats_signal;
+	char stats_file[ZS_PATH_MAX];
+	bool stats_at_exit;
 };
 
 enum zs_option_kind { ZS_OPT_BOOL, ZS_OPT_UINT, ZS_OPT_SIZE, ZS_OPT_NAME, ZS_OPT_PATH };

@@ -1,0 +1,234 @@
+/*
+ * init.c - libzswapsim.so's start-up, its reclaim thread and its statistics.
+ *
+ * Start-up happens once, on the first malloc-family call or from the
+ * constructor, whichever comes first; a malloc made by the start-up itself
+ * (jemalloc's or the dynamic linker's) is served from a bootstrap zone
+ * (malloc.c).  Settings come from ZSWAPSIM_* variables through the one
+ * option table; an invalid one stops the program before it runs, with a
+ * message naming it, since it must never run on a setting it did not ask
+ * for.  A set-user-ID program (secure execution) runs without the shim.
+ *
+ * The reclaim thread wakes every 10 ms; a cheap look at the process's RSS
+ * (which includes the pool) rules out pressure without scanning.  Under
+ * pressure it runs the clock (src/reclaim.c) under map_lock, in slices of 64
+ * windows, without sleeping between slices while it makes progress.
+ */
+#include "config.h"
+
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "shim.h"
+#include "stats.h"
+
+struct shim shim = { .map_lock = PTHREAD_MUTEX_INITIALIZER, .stats_fd = -1 };
+
+static SHIM_TLS int starting_here;
+static int statm_fd = -1;
+
+void shim_die(const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(msg, sizeof(msg) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		n = 0;
+	if (n > (int)sizeof(msg) - 2)
+		n = (int)sizeof(msg) - 2;
+	msg[n++] = '\n';
+	if (write(2, "zswapsim: ", 10) >= 0)
+		n = (int)write(2, msg, (size_t)n);
+	_exit(2);
+}
+
+/* RSS in pages, the second number of /proc/self/statm; UINT64_MAX when
+ * unknown.  Parsed by hand: no stdio, no locale (the program may be
+ * changing its locale on another thread). */
+static uint64_t rss_pages(void)
+{
+	char buf[128], *p = buf;
+	uint64_t v = 0;
+	ssize_t n = statm_fd >= 0 ? pread(statm_fd, buf, sizeof(buf) - 1, 0) : -1;
+
+	if (n <= 0)
+		return UINT64_MAX;
+	buf[n] = '\0';
+	while (*p && *p != ' ')
+		p++;
+	if (*p++ != ' ' || *p < '0' || *p > '9')
+		return UINT64_MAX;
+	while (*p >= '0' && *p <= '9')
+		v = v * 10 + (uint64_t)(*p++ - '0');
+	return v;
+}
+
+static void *reclaim_main(void *arg)
+{
+	struct timespec idle = { 0, 10 * 1000 * 1000 }, busy = { 0, 1000 * 1000 };
+	sigset_t all;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	for (;;) {
+		int ret = 0;
+
+		if (rss_pages() > shim.reclaim.limit_pages) {
+			pthread_mutex_lock(&shim.map_lock);
+			ret = zs_reclaim_run(&shim.reclaim, 64);
+			pthread_mutex_unlock(&shim.map_lock);
+		}
+		nanosleep(ret == -EAGAIN ? &busy : &idle, NULL);
+	}
+	return NULL;
+}
+
+static void start_reclaim(void)
+{
+	pthread_t t;
+
+	if (shim.reclaim.limit_pages &&
+	    shim_real_pthread_create(&t, NULL, reclaim_main, NULL) == 0)
+		pthread_detach(t);
+}
+
+/* After fork, the child has no reclaim thread, and must not start one: its
+ * swap file is the parent's (slots would be written twice).  It keeps its
+ * data: frozen pages still thaw from its copy of the pool. */
+static void after_fork_child(void)
+{
+	pthread_mutex_init(&shim.map_lock, NULL);
+}
+
+static int open_stats(void)
+{
+	if (*shim.opt.stats_file)
+		return open(shim.opt.stats_file,
+			    O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	/* Programs may close fd 2 before exit (coreutils do): keep our own. */
+	return fcntl(2, F_DUPFD_CLOEXEC, 500);
+}
+
+static const char *const pager_names[] = {
+#define ZS_PAGER_NAME(name, doc) #name,
+	ZS_STATS_PAGER(ZS_PAGER_NAME)
+#undef ZS_PAGER_NAME
+};
+
+/* Append "name value\n" to buf at *at (bounded).  Async-signal-safe. */
+static void put_stat(char *buf, size_t len, size_t *at, const char *name, uint64_t v)
+{
+	char num[24];
+	size_t n = strlen(name), m = zs_utoa(v, num);
+
+	if (*at + n + m + 2 >= len)
+		return;
+	memcpy(buf + *at, name, n);
+	buf[*at + n] = ' ';
+	memcpy(buf + *at + n + 1, num, m);
+	buf[*at + n + 1 + m] = '\n';
+	*at += n + m + 2;
+}
+
+/* The engine's statistics, then the pager's, then the reclaim clock's.
+ * No malloc, no stdio: safe in a signal handler. */
+void shim_dump_stats(int fd)
+{
+	struct zs_stats es;
+	struct zs_pager_stats ps;
+	char buf[4096];
+	size_t at, i, done = 0;
+
+	if (fd < 0 || __atomic_load_n(&shim.state, __ATOMIC_ACQUIRE) != SHIM_ON)
+		return;
+	zs_engine_stats(shim.engine, &es);
+	zs_pager_stats(&shim.pager, &ps);
+	at = zs_stats_format(&es, buf, sizeof(buf));
+	if (at >= sizeof(buf))
+		at = sizeof(buf) - 1;
+	for (i = 0; i < ZS_ARRAY_SIZE(pager_names); i++)
+		put_stat(buf, sizeof(buf), &at, pager_names[i], ((const uint64_t *)&ps)[i]);
+	put_stat(buf, sizeof(buf), &at, "managed_pages", zs_region_pages_out(shim_region()));
+	put_stat(buf, sizeof(buf), &at, "mem_limit_pages", shim.reclaim.limit_pages);
+	put_stat(buf, sizeof(buf), &at, "reclaim_windows", shim.reclaim.windows);
+	put_stat(buf, sizeof(buf), &at, "reclaim_revolutions", shim.reclaim.revolutions);
+	put_stat(buf, sizeof(buf), &at, "shrinker_pages", shim.reclaim.shrunk_pages);
+	while (done < at) {
+		ssize_t n = write(fd, buf + done, at - done);
+
+		if (n <= 0 && errno != EINTR)
+			break;
+		if (n > 0)
+			done += (size_t)n;
+	}
+}
+
+static void dump_at_exit(void)
+{
+	shim_dump_stats(shim.stats_fd);
+}
+
+static void start(void)
+{
+	char err[512];
+
+	zs_options_defaults(&shim.opt);
+	if (zs_options_from_env(&shim.opt, getenv, err, sizeof(err)))
+		shim_die("%s", err);
+	if (getauxval(AT_SECURE)) {
+		__atomic_store_n(&shim.state, SHIM_DISABLED, __ATOMIC_RELEASE);
+		return;
+	}
+	if (zs_engine_create(&shim.opt, &shim.engine, err, sizeof(err)) ||
+	    zs_pager_create(&shim.pager, shim.engine, shim.opt.reserve_size, err, sizeof(err)) ||
+	    zs_reclaim_init(&shim.reclaim, &shim.pager, zs_engine_options(shim.engine)->mem_limit,
+			    shim.opt.shrinker_enabled))
+		shim_die("cannot start: %s", err);
+	shim.stats_fd = open_stats();
+	if (shim.stats_fd < 0 && *shim.opt.stats_file)
+		shim_die("ZSWAPSIM_STATS_FILE=%s: %s", shim.opt.stats_file, strerror(errno));
+	statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+	__atomic_store_n(&shim.state, SHIM_ON, __ATOMIC_RELEASE);
+	if (shim_malloc_init() || shim_signals_init())
+		shim_die("cannot start: jemalloc or signal set-up failed");
+	pthread_atfork(NULL, NULL, after_fork_child);
+	if (shim.opt.stats_at_exit)
+		atexit(dump_at_exit);
+	start_reclaim();
+}
+
+bool shim_ready(void)
+{
+	int s = __atomic_load_n(&shim.state, __ATOMIC_ACQUIRE), off = SHIM_OFF;
+
+	if (zs_unlikely(starting_here))
+		return false;
+	if (zs_likely(s == SHIM_ON))
+		return true;
+	if (s == SHIM_DISABLED)
+		return false;
+	if (__atomic_compare_exchange_n(&shim.state, &off, SHIM_STARTING, false,
+					__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		starting_here = 1;
+		start();
+		starting_here = 0;
+	}
+	while ((s = __atomic_load_n(&shim.state, __ATOMIC_ACQUIRE)) == SHIM_STARTING)
+		sched_yield();
+	return s == SHIM_ON;
+}
+
+__attribute__((constructor(101))) static void shim_constructor(void)
+{
+	shim_ready();
+}

@@ -1,0 +1,80 @@
+/*
+ * shim.h - what the parts of libzswapsim.so share.  The library is glue:
+ * every algorithm lives in src/ (engine, pager, reclaim, region); these files
+ * interpose the program's calls and drive them.
+ *
+ *   init.c     start-up, options, the reclaim thread, statistics dumps
+ *   malloc.c   the malloc family, served by jemalloc from the reservation
+ *   mmap.c     the program's anonymous mmap, munmap, mremap, mprotect,
+ *              madvise and mlock on managed memory
+ *   signals.c  the SIGSEGV handler, the program's own handlers (chained),
+ *              a signal stack in every thread
+ *
+ * Locking: shim.map_lock serialises every change to the managed mappings
+ * (jemalloc's extent hooks, the program's mapping calls) with the reclaim
+ * thread's sampling and freezing.  The fault handler never takes it.  Order:
+ * jemalloc's locks, then map_lock, then the engine's.  Nothing under
+ * map_lock calls malloc.
+ */
+#ifndef ZS_SHIM_H
+#define ZS_SHIM_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+
+#include "engine.h"
+#include "options.h"
+#include "pager.h"
+#include "reclaim.h"
+
+#define SHIM_EXPORT __attribute__((visibility("default")))
+#define SHIM_TLS __thread __attribute__((tls_model("initial-exec")))
+
+enum shim_state { SHIM_OFF, SHIM_STARTING, SHIM_ON, SHIM_DISABLED };
+
+struct shim {
+	int state;                 /* enum shim_state, atomic */
+	struct zs_options opt;
+	struct zs_engine *engine;
+	struct zs_pager pager;
+	struct zs_reclaim reclaim;
+	pthread_mutex_t map_lock;
+	int stats_fd;              /* where dumps go */
+};
+
+extern struct shim shim;
+
+/* Start the shim if it is not started; false while it is starting on this
+ * very thread (the caller must serve itself without it) or disabled. */
+bool shim_ready(void);
+
+static inline struct zs_region *shim_region(void)
+{
+	return &shim.pager.region;
+}
+
+static inline bool shim_manages(const void *addr)
+{
+	return __atomic_load_n(&shim.state, __ATOMIC_ACQUIRE) == SHIM_ON &&
+	       zs_region_contains(&shim.pager.region, (uintptr_t)addr);
+}
+
+/* A managed range comes into use (accessible with prot) or leaves it
+ * (PROT_NONE again, back to the region).  Under map_lock. */
+int shim_map_range(void *addr, size_t len, int prot, int flags);
+void shim_unmap_range(void *addr, size_t len);
+
+/* malloc.c */
+int shim_malloc_init(void);
+/* signals.c */
+int shim_signals_init(void);
+void shim_thread_altstack(void);
+/* The libc pthread_create, for the shim's own thread. */
+int shim_real_pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *),
+			     void *arg);
+/* init.c */
+void shim_dump_stats(int fd);
+void shim_die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+
+#endif

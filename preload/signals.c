@@ -1,0 +1,192 @@
+/*
+ * signals.c - the fault handler, the statistics signal, the program's own
+ * handlers for both, and a signal stack in every thread.
+ *
+ * The shim keeps SIGSEGV (and the statistics signal) for itself: the
+ * program's sigaction() and signal() calls for them are recorded here instead
+ * of reaching the kernel (libsigsegv cannot chain, and its registration is
+ * not thread-safe: DESIGN-NOTES 6.5).  A fault the pager does not own goes to
+ * the program's handler with the mask and flags it asked for, or, with no
+ * handler, to the default action: the handler steps aside and the faulting
+ * instruction runs again, so a real bad access still dies with SIGSEGV.
+ *
+ * The handler runs with every other signal blocked and SA_NODEFER, so a
+ * chained handler that touches a frozen page faults back into it.  Each
+ * thread gets a 64 KiB signal stack before it runs the program's code.
+ */
+#include "config.h"
+
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <ucontext.h>
+
+#include "shim.h"
+
+#define ALTSTACK_SIZE (64UL << 10)
+
+typedef int (*sigaction_fn)(int, const struct sigaction *, struct sigaction *);
+typedef int (*pthread_create_fn)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+
+static sigaction_fn real_sigaction;
+static pthread_create_fn real_pthread_create;
+static struct sigaction app_action[NSIG];   /* what the program asked for */
+static pthread_key_t altstack_key;
+
+static bool owned(int sig)
+{
+	return __atomic_load_n(&shim.state, __ATOMIC_ACQUIRE) == SHIM_ON &&
+	       (sig == SIGSEGV || (shim.opt.stats_signal && sig == (int)shim.opt.stats_signal));
+}
+
+/* Run the program's handler for sig as the kernel would have. */
+static void chain(int sig, siginfo_t *si, void *uc)
+{
+	struct sigaction *a = &app_action[sig];
+	sigset_t old;
+
+	if (!(a->sa_flags & SA_SIGINFO) && (a->sa_handler == SIG_DFL || a->sa_handler == SIG_IGN)) {
+		if (sig == SIGSEGV) {
+			/* Step aside: the access runs again and gets the default. */
+			struct sigaction dfl = { .sa_handler = SIG_DFL };
+
+			real_sigaction(sig, &dfl, NULL);
+		}
+		return;
+	}
+	pthread_sigmask(SIG_BLOCK, &a->sa_mask, &old);
+	if (a->sa_flags & SA_SIGINFO)
+		a->sa_sigaction(sig, si, uc);
+	else
+		a->sa_handler(sig);
+	if (a->sa_flags & SA_RESETHAND)
+		a->sa_handler = SIG_DFL, a->sa_flags &= ~SA_SIGINFO;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+static void on_signal(int sig, siginfo_t *si, void *ctx)
+{
+	ucontext_t *uc = ctx;
+	int saved = errno;
+
+	if (sig == SIGSEGV) {
+		bool write = (uc->uc_mcontext.gregs[REG_ERR] & 2) != 0;
+
+		if (!zs_pager_fault(&shim.pager, (uintptr_t)si->si_addr, write))
+			chain(sig, si, ctx);
+	} else {
+		shim_dump_stats(shim.stats_fd);
+		chain(sig, si, ctx);
+	}
+	errno = saved;
+}
+
+static int install(int sig)
+{
+	struct sigaction sa = { .sa_sigaction = on_signal,
+				.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART | SA_NODEFER };
+
+	sigfillset(&sa.sa_mask);
+	sigdelset(&sa.sa_mask, SIGSEGV);
+	return real_sigaction(sig, &sa, &app_action[sig]);
+}
+
+SHIM_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	if (!real_sigaction)
+		real_sigaction = (sigaction_fn)dlsym(RTLD_NEXT, "sigaction");
+	if (sig <= 0 || sig >= NSIG || !owned(sig))
+		return real_sigaction(sig, act, old);
+	if (old)
+		*old = app_action[sig];
+	if (act)
+		app_action[sig] = *act;
+	return 0;
+}
+
+SHIM_EXPORT sighandler_t signal(int sig, sighandler_t handler)
+{
+	struct sigaction act = { .sa_handler = handler, .sa_flags = SA_RESTART }, old;
+
+	if (sigaction(sig, &act, &old) != 0)
+		return SIG_ERR;
+	return old.sa_handler;
+}
+
+/* ---- a signal stack in every thread ---- */
+
+static void altstack_free(void *stack)
+{
+	stack_t off = { .ss_flags = SS_DISABLE };
+
+	sigaltstack(&off, NULL);
+	zs_unmap(stack, ALTSTACK_SIZE);
+}
+
+void shim_thread_altstack(void)
+{
+	stack_t ss = { .ss_size = ALTSTACK_SIZE }, cur;
+
+	if (sigaltstack(NULL, &cur) == 0 && !(cur.ss_flags & SS_DISABLE) &&
+	    cur.ss_size >= ALTSTACK_SIZE)
+		return; /* the thread has a big enough one */
+	ss.ss_sp = zs_map_anon(ALTSTACK_SIZE);
+	if (ss.ss_sp && sigaltstack(&ss, NULL) == 0)
+		pthread_setspecific(altstack_key, ss.ss_sp);
+}
+
+struct start {
+	void *(*fn)(void *);
+	void *arg;
+};
+
+static void *thread_start(void *p)
+{
+	struct start s = *(struct start *)p;
+
+	zs_unmap(p, sizeof(s));
+	shim_thread_altstack();
+	return s.fn(s.arg);
+}
+
+int shim_real_pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *),
+			     void *arg)
+{
+	if (!real_pthread_create)
+		real_pthread_create = (pthread_create_fn)dlsym(RTLD_NEXT, "pthread_create");
+	return real_pthread_create(t, attr, fn, arg);
+}
+
+SHIM_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *),
+			       void *arg)
+{
+	struct start *s;
+	int ret;
+
+	if (!shim_ready())
+		return shim_real_pthread_create(t, attr, fn, arg);
+	s = zs_map_anon(sizeof(*s)); /* not malloc: the thread frees it first thing */
+	if (!s)
+		return EAGAIN;
+	s->fn = fn;
+	s->arg = arg;
+	ret = shim_real_pthread_create(t, attr, thread_start, s);
+	if (ret)
+		zs_unmap(s, sizeof(*s));
+	return ret;
+}
+
+int shim_signals_init(void)
+{
+	if (!real_sigaction)
+		real_sigaction = (sigaction_fn)dlsym(RTLD_NEXT, "sigaction");
+	if (!real_sigaction || pthread_key_create(&altstack_key, altstack_free))
+		return -1;
+	shim_thread_altstack();
+	if (install(SIGSEGV))
+		return -1;
+	if (shim.opt.stats_signal && install((int)shim.opt.stats_signal))
+		return -1;
+	return 0;
+}
