@@ -49,7 +49,7 @@ static void set_state(uint8_t *s, uint8_t v)
 
 static bool swap_state(uint8_t *s, uint8_t *old, uint8_t v)
 {
-	return __atomic_compare_exchange_n(s, old, v, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+	return __atomic_compare_exchange_n(s, old, v, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 }
 
 static uint8_t with_state(uint8_t v, uint8_t state)
@@ -129,6 +129,116 @@ static bool run_extends(const struct run *r, uintptr_t page, int prot)
 	return r->n && r->n < ZS_PAGER_RUN && PAGE(r->start, r->n) == page && r->prot == prot;
 }
 
+/* ---- pins ---- */
+
+static bool want_sample(uint8_t v);
+static bool want_freeze(uint8_t v);
+
+static bool is_pinned(struct zs_pager *p, uintptr_t page)
+{
+	unsigned int i, n = __atomic_load_n(&p->pins_used, __ATOMIC_SEQ_CST);
+
+	for (i = 0; i < n && i < ZS_PAGER_PINS; i++) {
+		uintptr_t start = __atomic_load_n(&p->pins[i].start, __ATOMIC_SEQ_CST);
+		uintptr_t end = __atomic_load_n(&p->pins[i].end, __ATOMIC_SEQ_CST);
+
+		if (start <= page && page < end)
+			return true;
+	}
+	return false;
+}
+
+/* A page the reclaim side has just taken (BUSY): if a pin covers it, give
+ * it back as it was and say so.  Taking first and checking after pairs with
+ * zs_pager_pin publishing first and checking states after (both seq_cst):
+ * one of the two always sees the other. */
+static bool unless_pinned(struct zs_pager *p, uintptr_t page, uint8_t was)
+{
+	if (!is_pinned(p, page))
+		return false;
+	set_state(state_of(p, page), was);
+	return true;
+}
+
+static int fault(struct zs_pager *p, uintptr_t page, bool write);
+
+/* Make every managed page of [start, end) present, as a touch would. */
+static void make_present(struct zs_pager *p, uintptr_t start, uintptr_t end)
+{
+	uintptr_t page;
+
+	for (page = start; page < end; page += ZS_PAGE_SIZE) {
+		uint8_t v;
+
+		while (((v = __atomic_load_n(state_of(p, page), __ATOMIC_SEQ_CST)) & ZS_PS_MAPPED) &&
+		       STATE(v) != ZS_PS_PRESENT)
+			fault(p, page, false);
+	}
+}
+
+static bool range_managed(struct zs_pager *p, uintptr_t *start, uintptr_t *end)
+{
+	struct zs_region *r = &p->region;
+
+	if (*end <= r->base || *start >= r->end)
+		return false;
+	if (*start < r->base)
+		*start = r->base;
+	if (*end > r->end)
+		*end = r->end;
+	*start &= ZS_PAGE_MASK;
+	*end = (*end + ZS_PAGE_SIZE - 1) & ZS_PAGE_MASK;
+	return true;
+}
+
+/* A free slot, claimed; -1 when none. */
+static int claim_slot(struct zs_pager *p, uintptr_t start, uintptr_t end)
+{
+	unsigned int i, n;
+
+	for (i = 0; i < ZS_PAGER_PINS; i++) {
+		uintptr_t zero = 0;
+
+		if (__atomic_compare_exchange_n(&p->pins[i].end, &zero, end, false, __ATOMIC_SEQ_CST,
+						__ATOMIC_RELAXED)) {
+			__atomic_store_n(&p->pins[i].start, start, __ATOMIC_SEQ_CST);
+			n = __atomic_load_n(&p->pins_used, __ATOMIC_SEQ_CST);
+			while (n <= i && !__atomic_compare_exchange_n(&p->pins_used, &n, i + 1, false,
+								       __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+				;
+			return (int)i;
+		}
+	}
+	return -1;
+}
+
+int zs_pager_pin(struct zs_pager *p, uintptr_t addr, size_t len)
+{
+	uintptr_t start = addr, end = addr + (len ? len : 1);
+	int slot, saved = errno;
+
+	if (end < start || !range_managed(p, &start, &end))
+		return -1;
+	/* Publish first, then make present: a page the clock takes after
+	 * this sees the pin; one it took before is seen BUSY or protected
+	 * here and faulted back. */
+	slot = claim_slot(p, start, end);
+	PSTAT_ADD(p, pins, 1);
+	if (slot < 0)
+		PSTAT_ADD(p, pins_full, 1);
+	make_present(p, start, end);
+	errno = saved;
+	return slot;
+}
+
+void zs_pager_unpin(struct zs_pager *p, int slot)
+{
+	if (slot < 0 || slot >= ZS_PAGER_PINS)
+		return;
+	__atomic_store_n(&p->pins[slot].start, 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&p->pins[slot].end, 0, __ATOMIC_SEQ_CST);
+}
+
 /* Take the page (make it BUSY) if `want` says so of its settled state. */
 static bool take(uint8_t *s, uint8_t *v, want_fn want)
 {
@@ -150,12 +260,14 @@ static size_t walk_only(struct zs_pager *p, uintptr_t addr, size_t npages, const
 {
 	struct run r = { .n = 0 };
 	size_t i, taken = 0;
+	bool reclaim = want == want_sample || want == want_freeze;
 
 	for (i = 0; i < npages; i++) {
 		uintptr_t page = PAGE(addr, i);
 		uint8_t v;
 
-		if ((only && !(only[i] & 1)) || !take(state_of(p, page), &v, want)) {
+		if ((only && !(only[i] & 1)) || !take(state_of(p, page), &v, want) ||
+		    (reclaim && unless_pinned(p, page, v))) {
 			if (r.n)
 				done(p, &r, arg);
 			r.n = 0;

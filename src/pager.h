@@ -36,6 +36,7 @@
 #include "region.h"
 
 #define ZS_PAGER_RUN 16 /* pages per protection or release call, at most */
+#define ZS_PAGER_PINS 256 /* ranges pinned at once (system calls in flight) */
 
 /* X(name, meaning) */
 #define ZS_STATS_PAGER(X) \
@@ -47,6 +48,8 @@
 	X(freezes, "pages frozen into the engine") \
 	X(freeze_refused, "cold pages the engine refused; they stay in place") \
 	X(frozen_pages, "pages frozen now") \
+	X(pins, "ranges pinned for system calls") \
+	X(pins_full, "pins refused for want of a free slot") \
 	X(protected_pages, "pages sampled or frozen now")
 
 struct zs_pager_stats {
@@ -55,11 +58,19 @@ struct zs_pager_stats {
 #undef ZS_PAGER_FIELD
 };
 
+/* A range of pages the kernel is about to access for the program: kept
+ * present until unpinned (end 0: a free slot). */
+struct zs_pin {
+	uintptr_t start, end;
+};
+
 struct zs_pager {
 	struct zs_region region;
 	struct zs_engine *engine;
 	int mem_fd;                  /* /proc/self/mem */
 	struct zs_pager_stats stats; /* relaxed atomics */
+	struct zs_pin pins[ZS_PAGER_PINS];
+	unsigned int pins_used;      /* slots below this may be in use */
 };
 
 /* Reserve `reserve_bytes` of address space and open /proc/self/mem.
@@ -100,6 +111,14 @@ size_t zs_pager_freeze(struct zs_pager *p, uintptr_t addr, size_t npages);
  * protected against this access): pass it on.  Async-signal-safe;
  * preserves errno. */
 int zs_pager_fault(struct zs_pager *p, uintptr_t addr, bool write);
+
+/* Pin [addr, addr + len): make its pages present and keep them so (never
+ * sampled or frozen) until zs_pager_unpin, so that the kernel can access
+ * them for a system call.  Returns the pin's slot, or -1 when nothing had
+ * to be pinned (no managed page) or no slot was free (the pages are present
+ * now but not held).  Any thread; async-signal-safe. */
+int zs_pager_pin(struct zs_pager *p, uintptr_t addr, size_t len);
+void zs_pager_unpin(struct zs_pager *p, int slot);
 
 /* A snapshot of the pager's counters.  Async-signal-safe. */
 void zs_pager_stats(struct zs_pager *p, struct zs_pager_stats *out);
