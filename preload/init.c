@@ -83,7 +83,8 @@ static void *reclaim_main(void *arg)
 	for (;;) {
 		int ret = 0;
 
-		if (rss_pages() > shim.reclaim.limit_pages) {
+		if (!__atomic_load_n(&shim.reclaim_paused, __ATOMIC_SEQ_CST) &&
+		    rss_pages() > shim.reclaim.limit_pages) {
 			pthread_mutex_lock(&shim.map_lock);
 			ret = zs_reclaim_run(&shim.reclaim, 64);
 			pthread_mutex_unlock(&shim.map_lock);

@@ -19,12 +19,21 @@
  *   linker, on the starting thread) come from a static bootstrap zone;
  *   freeing them is a no-op.
  *
+ * - Allocations made from inside the C library itself (stdio buffers,
+ *   opendir's, getaddrinfo's, ...) come from an arena of their own with
+ *   jemalloc's default hooks, outside the reservation: glibc hands those
+ *   buffers to the kernel through internal calls no wrapper sees
+ *   (syscalls.c), so they must never be frozen.  The caller is told by the
+ *   return address.
+ *
  * The hooks never call malloc.  glibc's alignment promise (16 bytes for
  * every size) is kept by rounding tiny requests up to 16 bytes.
  */
 #include "config.h"
 
+#include <dlfcn.h>
 #include <jemalloc/jemalloc.h>
+#include <link.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -48,6 +57,9 @@ static extent_hooks_t *default_hooks;
 static size_t huge_threshold;       /* 0: no huge arena, the intended case */
 static size_t mib_tcache[4], mib_tcache_len = 4;
 static size_t mib_arena[4], mib_arena_len = 4;
+/* [start, +len): the C library's code, and jemalloc's */
+static uintptr_t libc_text, libc_text_len, je_text, je_text_len;
+static int libc_flags;                     /* the unmanaged arena, no cache */
 static SHIM_TLS int tcache_on;
 static SHIM_TLS unsigned int arena_plus_one;
 
@@ -185,12 +197,70 @@ static int hook_arenas(void)
 	return 0;
 }
 
+struct text {
+	uintptr_t addr, start, len;
+};
+
+/* Find the executable segment of the object that holds t->addr. */
+static int find_text(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct text *t = arg;
+	int i;
+
+	for (i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t start = info->dlpi_addr + ph->p_vaddr;
+
+		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && t->addr - start < ph->p_memsz) {
+			t->start = start;
+			t->len = ph->p_memsz;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static int text_of(void *sym, uintptr_t *start, uintptr_t *len)
+{
+	struct text t = { .addr = (uintptr_t)sym };
+
+	if (!sym || !dl_iterate_phdr(find_text, &t))
+		return -1;
+	*start = t.start;
+	*len = t.len;
+	return 0;
+}
+
+bool shim_caller_is_runtime(uintptr_t ra)
+{
+	return ra - libc_text < libc_text_len || ra - je_text < je_text_len;
+}
+
+/* The C library's and jemalloc's code ranges, and an arena outside the
+ * reservation for the C library's own allocations. */
+static int libc_arena(void)
+{
+	unsigned int ind;
+	size_t len = sizeof(ind);
+
+	if (text_of(dlsym(RTLD_NEXT, "fopen"), &libc_text, &libc_text_len) ||
+	    text_of((void *)mallocx, &je_text, &je_text_len))
+		return -1;
+	if (mallctl("arenas.create", &ind, &len, NULL, 0))
+		return -1;
+	libc_flags = MALLOCX_ARENA(ind) | MALLOCX_TCACHE_NONE;
+	return 0;
+}
+
 int shim_malloc_init(void)
 {
-	return hook_arenas();
+	return hook_arenas() || libc_arena() ? -1 : 0;
 }
 
 /* ---- the malloc family ---- */
+
+/* Who called the exported function (each is a leaf into allocate). */
+#define CALLER ((uintptr_t)__builtin_return_address(0))
 
 /* Per-thread set-up on the first call; false: serve from the boot zone. */
 static bool enter(void)
@@ -208,10 +278,12 @@ static bool enter(void)
 
 /* Flags for a request: alignment, zeroing, and the thread's own arena when
  * a huge arena exists after all. */
-static int flags_for(size_t size, size_t align, bool zero)
+static int flags_for(size_t size, size_t align, bool zero, uintptr_t caller)
 {
 	int flags = zero ? MALLOCX_ZERO : 0;
 
+	if (caller - libc_text < libc_text_len)
+		return flags | libc_flags | (align > 16 ? MALLOCX_ALIGN(align) : 0);
 	if (align > 16)
 		flags |= MALLOCX_ALIGN(align);
 	if (zs_unlikely(huge_threshold && size >= huge_threshold / 2)) {
@@ -227,7 +299,7 @@ static int flags_for(size_t size, size_t align, bool zero)
 	return flags;
 }
 
-static void *allocate(size_t size, size_t align, bool zero)
+static void *allocate(size_t size, size_t align, bool zero, uintptr_t caller)
 {
 	void *p;
 
@@ -236,7 +308,7 @@ static void *allocate(size_t size, size_t align, bool zero)
 	} else {
 		if (size < 16)
 			size = 16; /* glibc's alignment; and mallocx(0) is undefined */
-		p = mallocx(size, flags_for(size, align, zero));
+		p = mallocx(size, flags_for(size, align, zero, caller));
 	}
 	if (!p)
 		errno = ENOMEM;
@@ -245,7 +317,7 @@ static void *allocate(size_t size, size_t align, bool zero)
 
 SHIM_EXPORT void *malloc(size_t size)
 {
-	return allocate(size, 0, false);
+	return allocate(size, 0, false, CALLER);
 }
 
 SHIM_EXPORT void free(void *p)
@@ -263,7 +335,7 @@ SHIM_EXPORT void *calloc(size_t n, size_t size)
 		errno = ENOMEM;
 		return NULL;
 	}
-	return allocate(total, 0, true);
+	return allocate(total, 0, true, CALLER);
 }
 
 SHIM_EXPORT void *realloc(void *p, size_t size)
@@ -271,7 +343,7 @@ SHIM_EXPORT void *realloc(void *p, size_t size)
 	void *q;
 
 	if (!p)
-		return allocate(size, 0, false);
+		return allocate(size, 0, false, CALLER);
 	if (size == 0) {
 		free(p);
 		return NULL;
@@ -279,14 +351,14 @@ SHIM_EXPORT void *realloc(void *p, size_t size)
 	if (in_boot(p)) {
 		size_t old = boot_size(p);
 
-		q = allocate(size, 0, false);
+		q = allocate(size, 0, false, CALLER);
 		if (q)
 			memcpy(q, p, old < size ? old : size);
 		return q;
 	}
 	if (size < 16)
 		size = 16;
-	q = rallocx(p, size, flags_for(size, 0, false));
+	q = rallocx(p, size, flags_for(size, 0, false, CALLER));
 	if (!q)
 		errno = ENOMEM;
 	return q;
@@ -314,7 +386,7 @@ SHIM_EXPORT int posix_memalign(void **out, size_t align, size_t size)
 
 	if (!power_of_two(align) || align % sizeof(void *))
 		return EINVAL;
-	p = allocate(size, align, false);
+	p = allocate(size, align, false, CALLER);
 	if (!p)
 		return ENOMEM;
 	*out = p;
@@ -332,7 +404,7 @@ SHIM_EXPORT void *memalign(size_t align, size_t size)
 		errno = EINVAL;
 		return NULL;
 	}
-	return allocate(size, a, false);
+	return allocate(size, a, false, CALLER);
 }
 
 SHIM_EXPORT void *aligned_alloc(size_t align, size_t size)
@@ -342,7 +414,7 @@ SHIM_EXPORT void *aligned_alloc(size_t align, size_t size)
 
 SHIM_EXPORT void *valloc(size_t size)
 {
-	return allocate(size, ZS_PAGE_SIZE, false);
+	return allocate(size, ZS_PAGE_SIZE, false, CALLER);
 }
 
 SHIM_EXPORT void *pvalloc(size_t size)
@@ -353,7 +425,7 @@ SHIM_EXPORT void *pvalloc(size_t size)
 		errno = ENOMEM;
 		return NULL;
 	}
-	return allocate(rounded ? rounded : ZS_PAGE_SIZE, ZS_PAGE_SIZE, false);
+	return allocate(rounded ? rounded : ZS_PAGE_SIZE, ZS_PAGE_SIZE, false, CALLER);
 }
 
 SHIM_EXPORT size_t malloc_usable_size(void *p)

@@ -9,7 +9,8 @@
  *
  * Not managed: shared and file mappings, stacks (MAP_GROWSDOWN, MAP_STACK;
  * glibc maps thread stacks with calls nobody can interpose anyway), huge
- * pages, MAP_32BIT, and fixed mappings outside the reservation.
+ * pages, MAP_32BIT, fixed mappings outside the reservation, and mappings
+ * the C library or jemalloc make for themselves.
  */
 #include "config.h"
 
@@ -111,7 +112,8 @@ SHIM_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_
 {
 	uintptr_t s, e;
 	bool anon = (flags & MAP_ANONYMOUS) && (flags & MAP_TYPE) == MAP_PRIVATE &&
-		    !(flags & UNMANAGED);
+		    !(flags & UNMANAGED) &&
+		    !shim_caller_is_runtime((uintptr_t)__builtin_return_address(0));
 	bool fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE);
 
 	if (anon && len && (fixed ? managed_part(addr, len, &s, &e) && s == (uintptr_t)addr &&

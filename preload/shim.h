@@ -9,6 +9,8 @@
  *              madvise and mlock on managed memory
  *   signals.c  the SIGSEGV handler, the program's own handlers (chained),
  *              a signal stack in every thread
+ *   syscalls.c the program's system calls on its own memory: buffers
+ *              pinned for the call
  *
  * Locking: shim.map_lock serialises every change to the managed mappings
  * (jemalloc's extent hooks, the program's mapping calls) with the reclaim
@@ -40,6 +42,7 @@ struct shim {
 	struct zs_pager pager;
 	struct zs_reclaim reclaim;
 	pthread_mutex_t map_lock;
+	int reclaim_paused;        /* exec in flight: the clock waits (atomic) */
 	int stats_fd;              /* where dumps go */
 };
 
@@ -67,6 +70,11 @@ void shim_unmap_range(void *addr, size_t len);
 
 /* malloc.c */
 int shim_malloc_init(void);
+/* Is a return address in the C library's or jemalloc's code?  Their own
+ * memory (stdio buffers, jemalloc's metadata and unhooked arenas) is never
+ * managed: glibc touches some of it with every signal blocked (a new
+ * thread's start), where a frozen page would be fatal. */
+bool shim_caller_is_runtime(uintptr_t ra);
 /* signals.c */
 int shim_signals_init(void);
 void shim_thread_altstack(void);

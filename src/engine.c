@@ -276,28 +276,60 @@ static void publish(struct zs_engine *e, struct zs_entry *ent)
 	engine_release(e, old);
 }
 
-static int store(struct zs_engine *e, uintptr_t key, const void *page)
+/* Index a filled-in entry (its storage is taken): 0, or -ENOMEM with the
+ * storage released. */
+static int index_entry(struct zs_engine *e, const struct zs_entry *tmp)
 {
-	struct zs_entry tmp = { .key = key }, *ent;
-	int ret;
-
-	if (e->opt.same_filled_pages_enabled && same_filled(page, &tmp.value))
-		tmp.kind = ZS_SAME;
-	else if ((ret = store_compressed(e, key, page, &tmp)))
-		return ret;
+	struct zs_entry *ent;
 
 	zs_lock(&e->lock);
 	ent = zs_index_reserve(e->index) ? NULL : zs_entry_alloc(e->index);
 	if (!ent) {
 		zs_unlock(&e->lock);
 		STAT_INC(e, reject_kmemcache_fail);
-		engine_release(e, engine_detach(&tmp));
+		engine_release(e, engine_detach((struct zs_entry *)tmp));
 		return -ENOMEM;
 	}
-	*ent = tmp;
+	*ent = *tmp;
 	zs_list_init(&ent->raw_lru);
 	publish(e, ent);
 	return 0;
+}
+
+static int store(struct zs_engine *e, uintptr_t key, const void *page)
+{
+	struct zs_entry tmp = { .key = key };
+	int ret;
+
+	if (e->opt.same_filled_pages_enabled && same_filled(page, &tmp.value))
+		tmp.kind = ZS_SAME;
+	else if ((ret = store_compressed(e, key, page, &tmp)))
+		return ret;
+	return index_entry(e, &tmp);
+}
+
+int zs_engine_swap_out(struct zs_engine *e, uintptr_t key, const void *page)
+{
+	struct zs_entry tmp = { .key = key, .kind = ZS_SWAP };
+	int ret;
+
+	ret = zs_swapfile_alloc(e->swap, &tmp.slot);
+	if (ret) {
+		STAT_INC(e, swap_full);
+		return ret;
+	}
+	ret = zs_swapfile_write(e->swap, tmp.slot, page);
+	if (ret) {
+		STAT_INC(e, swap_write_errors);
+		zs_swapfile_free(e->swap, tmp.slot);
+		return ret;
+	}
+	zs_signals_block();
+	ret = index_entry(e, &tmp);
+	zs_signals_unblock();
+	if (ret == 0)
+		STAT_INC(e, direct_swap_pages);
+	return ret;
 }
 
 static bool forget(struct zs_engine *e, uintptr_t key);

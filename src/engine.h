@@ -45,6 +45,10 @@ void zs_engine_destroy(struct zs_engine *e);
  * -E2BIG (compresses too poorly), -EINVAL (compressor failed).  Each
  * refusal counts under its kernel name. */
 int zs_engine_store(struct zs_engine *e, uintptr_t key, const void *page);
+/* Write `page` straight to the swap file under `key`, bypassing the pool,
+ * as the kernel writes a page zswap refused (-E2BIG from store).  0;
+ * -ENOSPC (swap file full), -EIO, -ENOMEM; nothing stored then. */
+int zs_engine_swap_out(struct zs_engine *e, uintptr_t key, const void *page);
 /* Copy the page stored under `key` into `page`.  0; -ENOENT (nothing
  * stored), -EIO (decompression or swap file read failed; the entry is
  * kept).  Async-signal-safe. */

@@ -394,9 +394,17 @@ static void freeze_run(struct zs_pager *p, struct run *r, void *arg)
 		settle_back(p, r);
 		return;
 	}
-	for (i = 0; i < r->n; i++)
-		ok[i] = zs_engine_store(p->engine, PAGE(r->start, i),
-					run_buf + (i << ZS_PAGE_SHIFT)) == 0;
+	for (i = 0; i < r->n; i++) {
+		uintptr_t key = PAGE(r->start, i);
+		const unsigned char *page = run_buf + (i << ZS_PAGE_SHIFT);
+		int ret = zs_engine_store(p->engine, key, page);
+
+		/* What the pool refuses for its compression goes to the swap
+		 * file, as the kernel swaps out a page zswap rejected. */
+		if (ret == -E2BIG)
+			ret = zs_engine_swap_out(p->engine, key, page);
+		ok[i] = ret == 0;
+	}
 	drop_stored(p, r, ok);
 }
 

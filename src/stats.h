@@ -37,6 +37,7 @@
 	X(invalidates, "entries dropped by invalidate or invalidate_all") \
 	X(compressed_bytes, "compressed bytes currently in the pool (without headers)") \
 	X(swap_pages, "pages currently in the swap file") \
+	X(direct_swap_pages, "pages the pool refused, written straight to the swap file") \
 	X(swap_full, "writebacks refused because the swap file was full") \
 	X(swap_write_errors, "writebacks that failed with an I/O error (the page stayed in the pool)") \
 	X(swap_read_errors, "loads from the swap file that failed (the entry was kept)") \

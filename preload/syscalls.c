@@ -1,0 +1,334 @@
+/*
+ * syscalls.c - the program's system calls that hand the kernel its memory.
+ *
+ * The kernel never faults on a program's behalf: given a buffer that is
+ * sampled or frozen, a system call fails with EFAULT (a datagram is lost).
+ * Each wrapper here pins the buffers the kernel will read or write for the
+ * duration of the call (src/pager.c: their pages are made present first and
+ * the clock leaves them alone), then calls the C library's function.
+ *
+ * glibc's own internal calls cannot be interposed; the buffers they use
+ * (stdio's, opendir's, ...) are allocated by glibc itself, and malloc.c
+ * serves every allocation made from inside the C library outside the
+ * managed reservation, so those never need a pin.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <poll.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+#define MAX_IOV_PINS 8
+
+static bool active(void)
+{
+	return __atomic_load_n(&shim.state, __ATOMIC_ACQUIRE) == SHIM_ON;
+}
+
+static int pin(const void *buf, size_t len)
+{
+	return buf && len && active() ? zs_pager_pin(&shim.pager, (uintptr_t)buf, len) : -1;
+}
+
+static void unpin(int slot)
+{
+	if (slot >= 0)
+		zs_pager_unpin(&shim.pager, slot);
+}
+
+/* Pin an iovec array and up to MAX_IOV_PINS of its buffers (the rest are
+ * made present, not held). */
+struct iov_pins {
+	int n, slot[MAX_IOV_PINS + 1];
+};
+
+static void pin_iov(struct iov_pins *p, const struct iovec *iov, int cnt)
+{
+	int i;
+
+	p->n = 0;
+	if (!active() || cnt <= 0)
+		return;
+	p->slot[p->n++] = pin(iov, (size_t)cnt * sizeof(*iov));
+	for (i = 0; i < cnt; i++) {
+		int s = pin(iov[i].iov_base, iov[i].iov_len);
+
+		if (p->n <= MAX_IOV_PINS)
+			p->slot[p->n++] = s;
+		else
+			unpin(s);
+	}
+}
+
+static void unpin_iov(struct iov_pins *p)
+{
+	int i;
+
+	for (i = 0; i < p->n; i++)
+		unpin(p->slot[i]);
+}
+
+#define REAL(name) \
+	static __typeof__(name) *real_##name; \
+	if (!real_##name) \
+		real_##name = (__typeof__(name) *)dlsym(RTLD_NEXT, #name)
+
+/* One buffer: pin, call, unpin. */
+#define PINNED1(type, name, params, buf, len, args) \
+	SHIM_EXPORT type name params \
+	{ \
+		REAL(name); \
+		int slot_ = pin((buf), (len)); \
+		type ret_ = real_##name args; \
+		int err_ = errno; \
+		unpin(slot_); \
+		errno = err_; \
+		return ret_; \
+	}
+
+PINNED1(ssize_t, read, (int fd, void *buf, size_t n), buf, n, (fd, buf, n))
+PINNED1(ssize_t, write, (int fd, const void *buf, size_t n), buf, n, (fd, buf, n))
+PINNED1(ssize_t, pread, (int fd, void *buf, size_t n, off_t off), buf, n, (fd, buf, n, off))
+PINNED1(ssize_t, pwrite, (int fd, const void *buf, size_t n, off_t off), buf, n, (fd, buf, n, off))
+PINNED1(ssize_t, pread64, (int fd, void *buf, size_t n, off64_t off), buf, n, (fd, buf, n, off))
+PINNED1(ssize_t, pwrite64, (int fd, const void *buf, size_t n, off64_t off), buf, n,
+	(fd, buf, n, off))
+PINNED1(ssize_t, recv, (int fd, void *buf, size_t n, int flags), buf, n, (fd, buf, n, flags))
+PINNED1(ssize_t, send, (int fd, const void *buf, size_t n, int flags), buf, n, (fd, buf, n, flags))
+PINNED1(size_t, fread, (void *p, size_t size, size_t n, FILE *f), p, size * n, (p, size, n, f))
+PINNED1(size_t, fwrite, (const void *p, size_t size, size_t n, FILE *f), p, size * n,
+	(p, size, n, f))
+#undef fread_unlocked
+#undef fwrite_unlocked
+PINNED1(size_t, fread_unlocked, (void *p, size_t size, size_t n, FILE *f), p, size * n,
+	(p, size, n, f))
+PINNED1(size_t, fwrite_unlocked, (const void *p, size_t size, size_t n, FILE *f), p, size * n,
+	(p, size, n, f))
+PINNED1(int, fstat, (int fd, struct stat *st), st, sizeof(*st), (fd, st))
+PINNED1(int, poll, (struct pollfd *fds, nfds_t n, int timeout), fds, n * sizeof(*fds),
+	(fds, n, timeout))
+PINNED1(int, epoll_wait, (int epfd, struct epoll_event *ev, int max, int timeout), ev,
+	(size_t)(max > 0 ? max : 0) * sizeof(*ev), (epfd, ev, max, timeout))
+
+static int pin_str(const char *s)
+{
+	return s && active() ? pin(s, strlen(s) + 1) : -1;
+}
+
+/* A path and one buffer. */
+#define PINNED_PATH(type, name, params, path, buf, len, args) \
+	SHIM_EXPORT type name params \
+	{ \
+		REAL(name); \
+		int s1_ = pin_str(path), s2_ = pin((buf), (len)); \
+		type ret_ = real_##name args; \
+		int err_ = errno; \
+		unpin(s1_); \
+		unpin(s2_); \
+		errno = err_; \
+		return ret_; \
+	}
+
+PINNED_PATH(int, stat, (const char *path, struct stat *st), path, st, sizeof(*st), (path, st))
+PINNED_PATH(int, lstat, (const char *path, struct stat *st), path, st, sizeof(*st), (path, st))
+PINNED_PATH(int, fstatat, (int dirfd, const char *path, struct stat *st, int flags), path, st,
+	    sizeof(*st), (dirfd, path, st, flags))
+PINNED_PATH(ssize_t, readlink, (const char *path, char *buf, size_t n), path, buf, n,
+	    (path, buf, n))
+PINNED_PATH(int, access, (const char *path, int mode), path, NULL, 0, (path, mode))
+PINNED_PATH(int, unlink, (const char *path), path, NULL, 0, (path))
+PINNED_PATH(int, mkdir, (const char *path, mode_t mode), path, NULL, 0, (path, mode))
+PINNED_PATH(int, chdir, (const char *path), path, NULL, 0, (path))
+PINNED_PATH(FILE *, fopen, (const char *path, const char *mode), path, mode, strlen(mode) + 1,
+	    (path, mode))
+PINNED_PATH(FILE *, fopen64, (const char *path, const char *mode), path, mode,
+	    strlen(mode) + 1, (path, mode))
+PINNED_PATH(DIR *, opendir, (const char *path), path, NULL, 0, (path))
+
+SHIM_EXPORT int rename(const char *from, const char *to)
+{
+	REAL(rename);
+	int s1 = pin_str(from), s2 = pin_str(to), ret = real_rename(from, to), err = errno;
+
+	unpin(s1);
+	unpin(s2);
+	errno = err;
+	return ret;
+}
+
+/* open's mode is there only with O_CREAT or O_TMPFILE. */
+#define OPEN_WRAPPER(name, ...) \
+	SHIM_EXPORT int name(__VA_ARGS__ const char *path, int flags, ...) \
+	{ \
+		REAL(name); \
+		mode_t mode = 0; \
+		va_list ap; \
+		int slot, ret, err; \
+		va_start(ap, flags); \
+		if (flags & (O_CREAT | O_TMPFILE)) \
+			mode = va_arg(ap, mode_t); \
+		va_end(ap); \
+		slot = pin_str(path); \
+		ret = real_##name(OPEN_ARGS_##name path, flags, mode); \
+		err = errno; \
+		unpin(slot); \
+		errno = err; \
+		return ret; \
+	}
+#define OPEN_ARGS_open
+#define OPEN_ARGS_open64
+#define OPEN_ARGS_openat dirfd,
+#define OPEN_ARGS_openat64 dirfd,
+OPEN_WRAPPER(open)
+OPEN_WRAPPER(open64)
+OPEN_WRAPPER(openat, int dirfd,)
+OPEN_WRAPPER(openat64, int dirfd,)
+
+/* ---- vectors and messages ---- */
+
+#define PINNED_IOV(type, name, params, iov, cnt, args) \
+	SHIM_EXPORT type name params \
+	{ \
+		REAL(name); \
+		struct iov_pins p_; \
+		type ret_; \
+		int err_; \
+		pin_iov(&p_, (iov), (cnt)); \
+		ret_ = real_##name args; \
+		err_ = errno; \
+		unpin_iov(&p_); \
+		errno = err_; \
+		return ret_; \
+	}
+
+PINNED_IOV(ssize_t, readv, (int fd, const struct iovec *iov, int cnt), iov, cnt, (fd, iov, cnt))
+PINNED_IOV(ssize_t, writev, (int fd, const struct iovec *iov, int cnt), iov, cnt, (fd, iov, cnt))
+PINNED_IOV(ssize_t, preadv, (int fd, const struct iovec *iov, int cnt, off_t off), iov, cnt,
+	   (fd, iov, cnt, off))
+PINNED_IOV(ssize_t, pwritev, (int fd, const struct iovec *iov, int cnt, off_t off), iov, cnt,
+	   (fd, iov, cnt, off))
+
+/* recvfrom/sendto: the data and the address. */
+SHIM_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr,
+			     socklen_t *alen)
+{
+	REAL(recvfrom);
+	int s1 = pin(buf, n), s2 = pin(addr, alen ? *alen : 0), s3 = pin(alen, sizeof(*alen));
+	ssize_t ret = real_recvfrom(fd, buf, n, flags, addr, alen);
+	int err = errno;
+
+	unpin(s1);
+	unpin(s2);
+	unpin(s3);
+	errno = err;
+	return ret;
+}
+
+SHIM_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
+			   const struct sockaddr *addr, socklen_t alen)
+{
+	REAL(sendto);
+	int s1 = pin(buf, n), s2 = pin(addr, alen);
+	ssize_t ret = real_sendto(fd, buf, n, flags, addr, alen);
+	int err = errno;
+
+	unpin(s1);
+	unpin(s2);
+	errno = err;
+	return ret;
+}
+
+/* A message: its header, name, control data and data vector. */
+#define PINNED_MSG(name, constness) \
+	SHIM_EXPORT ssize_t name(int fd, constness struct msghdr *m, int flags) \
+	{ \
+		REAL(name); \
+		int s1 = pin(m, sizeof(*m)), s2 = pin(m->msg_name, m->msg_namelen); \
+		int s3 = pin(m->msg_control, m->msg_controllen); \
+		struct iov_pins p; \
+		ssize_t ret; \
+		int err; \
+		pin_iov(&p, m->msg_iov, (int)m->msg_iovlen); \
+		ret = real_##name(fd, m, flags); \
+		err = errno; \
+		unpin_iov(&p); \
+		unpin(s1); \
+		unpin(s2); \
+		unpin(s3); \
+		errno = err; \
+		return ret; \
+	}
+
+PINNED_MSG(recvmsg, )
+PINNED_MSG(sendmsg, const)
+
+/* ---- exec and spawn: every string of argv and envp ---- */
+
+/* Stop the clock and make the strings present: the new image is built from
+ * them by the kernel, in one call that does not block for long. */
+static void strings_present(char *const *v)
+{
+	for (; v && *v; v++)
+		unpin(pin_str(*v));
+}
+
+static void pause_for_exec(const char *path, char *const argv[], char *const envp[])
+{
+	if (!active())
+		return;
+	pthread_mutex_lock(&shim.map_lock);
+	__atomic_add_fetch(&shim.reclaim_paused, 1, __ATOMIC_SEQ_CST);
+	pthread_mutex_unlock(&shim.map_lock);
+	unpin(pin_str(path));
+	unpin(pin(argv, sizeof(*argv)));
+	strings_present(argv);
+	strings_present(envp);
+	for (; argv && *argv; argv++)
+		unpin(pin(argv, sizeof(*argv) * 2));
+	for (; envp && *envp; envp++)
+		unpin(pin(envp, sizeof(*envp) * 2));
+}
+
+static void resume_after_exec(void)
+{
+	if (active())
+		__atomic_sub_fetch(&shim.reclaim_paused, 1, __ATOMIC_SEQ_CST);
+}
+
+#define EXEC_WRAPPER(name, params, path, argv, envp, args) \
+	SHIM_EXPORT int name params \
+	{ \
+		REAL(name); \
+		int ret_, err_; \
+		pause_for_exec(path, argv, envp); \
+		ret_ = real_##name args; \
+		err_ = errno; \
+		resume_after_exec(); \
+		errno = err_; \
+		return ret_; \
+	}
+
+EXEC_WRAPPER(execve, (const char *path, char *const argv[], char *const envp[]), path, argv, envp,
+	     (path, argv, envp))
+EXEC_WRAPPER(execv, (const char *path, char *const argv[]), path, argv, environ, (path, argv))
+EXEC_WRAPPER(execvp, (const char *file, char *const argv[]), file, argv, environ, (file, argv))
+EXEC_WRAPPER(execvpe, (const char *file, char *const argv[], char *const envp[]), file, argv,
+	     envp, (file, argv, envp))
+EXEC_WRAPPER(posix_spawn, (pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+			   const posix_spawnattr_t *attr, char *const argv[], char *const envp[]),
+	     path, argv, envp, (pid, path, fa, attr, argv, envp))
+EXEC_WRAPPER(posix_spawnp, (pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
+			    const posix_spawnattr_t *attr, char *const argv[], char *const envp[]),
+	     file, argv, envp, (pid, file, fa, attr, argv, envp))
