@@ -10,5 +10,6 @@
 
 int cmd_demo(int argc, char **argv);
 int cmd_zpool_replay(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 
 #endif

@@ -1,6 +1,7 @@
 /*
  * zswapsim.c - the command line tool: dispatches to a subcommand.
  *
+ *   zswapsim run [OPTIONS] [--] PROGRAM ARGS  a program under libzswapsim.so
  *   zswapsim demo [OPTIONS]                   the engine on generated pages
  *   zswapsim zpool-replay [--zpool NAME] [FILE] replay an allocator trace
  *   zswapsim options                          every variable, with defaults
@@ -20,6 +21,9 @@ static void usage(FILE *f)
 		"Usage: zswapsim COMMAND [ARGS]\n"
 		"Linux zswap + zbud compressed swap, simulated inside one process.\n\n"
 		"Commands:\n"
+		"  run [--OPTION VALUE]... [--] PROGRAM [ARGS]...\n"
+		"      run PROGRAM under libzswapsim.so: a simulated RAM size (--mem-limit),\n"
+		"      its cold pages compressed into the pool and thawed on fault\n"
 		"  demo [--size SIZE] [--OPTION VALUE]...\n"
 		"      store generated pages (text, heap, zero, same-filled, random) through\n"
 		"      the engine under a pool limit, load every one back, compare every byte\n"
@@ -30,7 +34,7 @@ static void usage(FILE *f)
 		"  options\n"
 		"      list every setting with its variable, default and accepted values\n\n"
 		"Settings come from ZSWAPSIM_* variables (see 'zswapsim options' and\n"
-		"zswapsim(1)); demo also takes each as --name VALUE.\n"
+		"zswapsim(1)); run and demo also take each as --name VALUE.\n"
 		"  -h, --help     this text\n"
 		"  -V, --version  the version\n");
 }
@@ -51,6 +55,8 @@ int main(int argc, char **argv)
 		printf("zswapsim %s\n", PACKAGE_VERSION);
 		return 0;
 	}
+	if (!strcmp(cmd, "run"))
+		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(cmd, "demo"))
 		return cmd_demo(argc - 1, argv + 1);
 	if (!strcmp(cmd, "zpool-replay"))
@@ -60,7 +66,7 @@ int main(int argc, char **argv)
 		zs_options_help(stdout);
 		return 0;
 	}
-	fprintf(stderr, "zswapsim: unknown command '%s'; expected demo, zpool-replay or "
+	fprintf(stderr, "zswapsim: unknown command '%s'; expected run, demo, zpool-replay or "
 		"options (see zswapsim --help)\n", cmd);
 	return ZS_EXIT_USAGE;
 }
