@@ -73,22 +73,40 @@ static uint64_t rss_pages(void)
 	return v;
 }
 
+/* One slice of the clock, if nothing holds it off: its result. */
+static int reclaim_slice(size_t windows)
+{
+	int ret;
+
+	if (__atomic_load_n(&shim.reclaim_paused, __ATOMIC_SEQ_CST))
+		return 0;
+	pthread_mutex_lock(&shim.map_lock);
+	ret = zs_reclaim_run(&shim.reclaim, windows);
+	pthread_mutex_unlock(&shim.map_lock);
+	return ret;
+}
+
+void shim_throttle(void)
+{
+	if (__atomic_load_n(&shim.pressure, __ATOMIC_RELAXED) && reclaim_slice(4) != -EAGAIN)
+		__atomic_store_n(&shim.pressure, 0, __ATOMIC_RELAXED);
+}
+
 static void *reclaim_main(void *arg)
 {
 	struct timespec idle = { 0, 10 * 1000 * 1000 }, busy = { 0, 1000 * 1000 };
+	uint64_t limit = shim.reclaim.limit_pages;
 	sigset_t all;
 
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	for (;;) {
-		int ret = 0;
+		uint64_t rss = rss_pages();
+		int ret = rss > limit ? reclaim_slice(64) : 0;
 
-		if (!__atomic_load_n(&shim.reclaim_paused, __ATOMIC_SEQ_CST) &&
-		    rss_pages() > shim.reclaim.limit_pages) {
-			pthread_mutex_lock(&shim.map_lock);
-			ret = zs_reclaim_run(&shim.reclaim, 64);
-			pthread_mutex_unlock(&shim.map_lock);
-		}
+		/* Well over (by an eighth): make the allocators help. */
+		__atomic_store_n(&shim.pressure, ret == -EAGAIN && rss > limit + limit / 8,
+				 __ATOMIC_RELAXED);
 		nanosleep(ret == -EAGAIN ? &busy : &idle, NULL);
 	}
 	return NULL;

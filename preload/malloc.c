@@ -306,6 +306,9 @@ static void *allocate(size_t size, size_t align, bool zero, uintptr_t caller)
 	if (zs_unlikely(!enter())) {
 		p = boot_alloc(size, align); /* static memory: already zero */
 	} else {
+		if (zs_unlikely(__atomic_load_n(&shim.pressure, __ATOMIC_RELAXED)) &&
+		    !shim_caller_is_runtime(caller))
+			shim_throttle();
 		if (size < 16)
 			size = 16; /* glibc's alignment; and mallocx(0) is undefined */
 		p = mallocx(size, flags_for(size, align, zero, caller));

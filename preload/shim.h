@@ -43,6 +43,7 @@ struct shim {
 	struct zs_reclaim reclaim;
 	pthread_mutex_t map_lock;
 	int reclaim_paused;        /* exec in flight: the clock waits (atomic) */
+	int pressure;              /* RSS well over the limit: allocators help (atomic) */
 	int stats_fd;              /* where dumps go */
 };
 
@@ -83,6 +84,10 @@ int shim_real_pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*f
 			     void *arg);
 /* init.c */
 void shim_dump_stats(int fd);
+/* Direct reclaim: when memory is well over the limit, the allocating thread
+ * runs the clock itself for a moment, as the kernel makes an allocating
+ * task reclaim.  Called from malloc. */
+void shim_throttle(void);
 void shim_die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 
 #endif
