@@ -73,6 +73,24 @@ static uint64_t rss_pages(void)
 	return v;
 }
 
+/* The process's VMAs: the lines of /proc/self/maps (vm.max_map_count is
+ * the budget they must stay under). */
+static void count_vmas(void)
+{
+	char buf[65536];
+	uint64_t lines = 0;
+	ssize_t n, i;
+	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		for (i = 0; i < n; i++)
+			lines += buf[i] == '\n';
+	close(fd);
+	__atomic_store_n(&shim.vmas, lines, __ATOMIC_RELAXED);
+}
+
 /* One slice of the clock, if nothing holds it off: its result. */
 static int reclaim_slice(size_t windows)
 {
@@ -95,7 +113,7 @@ void shim_throttle(void)
 static void *reclaim_main(void *arg)
 {
 	struct timespec idle = { 0, 10 * 1000 * 1000 }, busy = { 0, 1000 * 1000 };
-	uint64_t limit = shim.reclaim.limit_pages;
+	uint64_t limit = shim.reclaim.limit_pages, ticks = 0;
 	sigset_t all;
 
 	sigfillset(&all);
@@ -103,6 +121,9 @@ static void *reclaim_main(void *arg)
 	for (;;) {
 		uint64_t rss = rss_pages();
 		int ret = rss > limit ? reclaim_slice(64) : 0;
+
+		if (++ticks % 100 == 0 || ret == -EAGAIN)
+			count_vmas();
 
 		/* Well over (by an eighth): make the allocators help. */
 		__atomic_store_n(&shim.pressure, ret == -EAGAIN && rss > limit + limit / 8,
@@ -177,7 +198,12 @@ void shim_dump_stats(int fd)
 		at = sizeof(buf) - 1;
 	for (i = 0; i < ZS_ARRAY_SIZE(pager_names); i++)
 		put_stat(buf, sizeof(buf), &at, pager_names[i], ((const uint64_t *)&ps)[i]);
+	put_stat(buf, sizeof(buf), &at, "thaw_p50_ns", zs_histo_percentile(&shim.pager.thaw_ns, 500));
+	put_stat(buf, sizeof(buf), &at, "thaw_p99_ns", zs_histo_percentile(&shim.pager.thaw_ns, 990));
+	put_stat(buf, sizeof(buf), &at, "thaw_p999_ns", zs_histo_percentile(&shim.pager.thaw_ns, 999));
 	put_stat(buf, sizeof(buf), &at, "managed_pages", zs_region_pages_out(shim_region()));
+	put_stat(buf, sizeof(buf), &at, "resident_pages", shim.reclaim.resident_pages);
+	put_stat(buf, sizeof(buf), &at, "vmas", shim.vmas);
 	put_stat(buf, sizeof(buf), &at, "mem_limit_pages", shim.reclaim.limit_pages);
 	put_stat(buf, sizeof(buf), &at, "reclaim_windows", shim.reclaim.windows);
 	put_stat(buf, sizeof(buf), &at, "reclaim_revolutions", shim.reclaim.revolutions);

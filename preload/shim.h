@@ -44,6 +44,7 @@ struct shim {
 	pthread_mutex_t map_lock;
 	int reclaim_paused;        /* exec in flight: the clock waits (atomic) */
 	int pressure;              /* RSS well over the limit: allocators help (atomic) */
+	uint64_t vmas;             /* VMAs of the process, last counted */
 	int stats_fd;              /* where dumps go */
 };
 

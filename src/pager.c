@@ -459,6 +459,7 @@ static int restore(struct zs_pager *p, uintptr_t page)
 static int thaw(struct zs_pager *p, uintptr_t page, uint8_t was)
 {
 	uint8_t *s = state_of(p, page);
+	uint64_t start = zs_now_ns();
 
 	if (restore(p, page) != 0) {
 		PSTAT_ADD(p, thaw_failures, 1);
@@ -467,6 +468,7 @@ static int thaw(struct zs_pager *p, uintptr_t page, uint8_t was)
 	}
 	zs_sys_mprotect((void *)page, ZS_PAGE_SIZE, PROT(was));
 	set_state(s, with_state(was, ZS_PS_PRESENT) | ZS_PS_REFERENCED);
+	zs_histo_add(&p->thaw_ns, zs_now_ns() - start);
 	PSTAT_ADD(p, thaws, 1);
 	zs_count_sub(&p->stats.protected_pages, 1);
 	return 1;

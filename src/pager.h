@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 #include "engine.h"
+#include "histo.h"
 #include "region.h"
 
 #define ZS_PAGER_RUN 16 /* pages per protection or release call, at most */
@@ -69,6 +70,7 @@ struct zs_pager {
 	struct zs_engine *engine;
 	int mem_fd;                  /* /proc/self/mem */
 	struct zs_pager_stats stats; /* relaxed atomics */
+	struct zs_histo thaw_ns;     /* time in the handler to thaw a page */
 	struct zs_pin pins[ZS_PAGER_PINS];
 	unsigned int pins_used;      /* slots below this may be in use */
 };

@@ -70,6 +70,7 @@ uint64_t zs_reclaim_charge(struct zs_reclaim *r, uint64_t *resident)
 	}
 	if (resident)
 		*resident = in_memory;
+	__atomic_store_n(&r->resident_pages, in_memory, __ATOMIC_RELAXED);
 	return in_memory + pool_pages(r);
 }
 

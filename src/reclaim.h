@@ -30,6 +30,7 @@ struct zs_reclaim {
 	uintptr_t hand;
 	unsigned char *vec;         /* mincore of one window */
 	uint64_t windows, revolutions, shrunk_pages;
+	uint64_t resident_pages;    /* managed pages in memory, last measured */
 	uint64_t frozen_this_rev;   /* pages frozen since the hand last wrapped */
 	unsigned int dry_revs;      /* whole revolutions in a row that froze nothing */
 };

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "histo.h"
 #include "stats.h"
 #include "tap.h"
 
@@ -211,8 +212,35 @@ static void test_write(void)
 	}
 }
 
+/* The latency histogram: every value lands in a bucket whose bounds hold
+ * it, buckets are at most a fifth wide, percentiles follow the samples. */
+static void test_histo(void)
+{
+	static struct zs_histo h;
+	uint64_t v, bad = 0;
+	int i;
+
+	for (v = 1; v < (UINT64_C(1) << 40); v = v * 3 / 2 + 1) {
+		unsigned int b = zs_histo_bucket(v);
+
+		bad += v > zs_histo_upper(b) || (b && v <= zs_histo_upper(b - 1)) ||
+		       (v > 16 && zs_histo_upper(b) > v + v / 4);
+	}
+	is(bad, 0, "each value falls in its own bucket, no bucket wider than a quarter");
+	is(zs_histo_percentile(&h, 500), 0, "no samples: 0");
+	for (i = 0; i < 990; i++)
+		zs_histo_add(&h, 5000);
+	for (i = 0; i < 10; i++)
+		zs_histo_add(&h, 200000);
+	v = zs_histo_percentile(&h, 500);
+	ok(v >= 5000 && v < 6000, "p50 of 5 us samples is about 5 us (%llu)", (unsigned long long)v);
+	v = zs_histo_percentile(&h, 999);
+	ok(v >= 200000 && v < 250000, "p99.9 sees the slow tail (%llu)", (unsigned long long)v);
+}
+
 int main(void)
 {
+	test_histo();
 	test_table();
 	test_utoa();
 	test_format();
