@@ -89,6 +89,24 @@ static void count_vmas(void)
 			lines += buf[i] == '\n';
 	close(fd);
 	__atomic_store_n(&shim.vmas, lines, __ATOMIC_RELAXED);
+	zs_pager_note_vmas(&shim.pager, lines, shim.reclaim.vma_budget);
+}
+
+/* A third of vm.max_map_count for the shim's protected areas, the rest for
+ * the program's own mappings. */
+static uint64_t vma_budget(void)
+{
+	char buf[32];
+	uint64_t max = 0;
+	ssize_t n, i;
+	int fd = open("/proc/sys/vm/max_map_count", O_RDONLY | O_CLOEXEC);
+
+	n = fd >= 0 ? read(fd, buf, sizeof(buf)) : -1;
+	if (fd >= 0)
+		close(fd);
+	for (i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; i++)
+		max = max * 10 + (uint64_t)(buf[i] - '0');
+	return (max ? max : 65530) / 3;
 }
 
 /* One slice of the clock, if nothing holds it off: its result. */
@@ -122,7 +140,7 @@ static void *reclaim_main(void *arg)
 		uint64_t rss = rss_pages();
 		int ret = rss > limit ? reclaim_slice(64) : 0;
 
-		if (++ticks % 100 == 0 || ret == -EAGAIN)
+		if (++ticks % (ret == -EAGAIN ? 20 : 100) == 0)
 			count_vmas();
 
 		/* Well over (by an eighth): make the allocators help. */
@@ -243,6 +261,7 @@ static void start(void)
 	if (shim.stats_fd < 0 && *shim.opt.stats_file)
 		shim_die("ZSWAPSIM_STATS_FILE=%s: %s", shim.opt.stats_file, strerror(errno));
 	statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+	shim.reclaim.vma_budget = vma_budget();
 	__atomic_store_n(&shim.state, SHIM_ON, __ATOMIC_RELEASE);
 	if (shim_malloc_init() || shim_signals_init())
 		shim_die("cannot start: jemalloc or signal set-up failed");

@@ -133,6 +133,7 @@ static bool run_extends(const struct run *r, uintptr_t page, int prot)
 
 static bool want_sample(uint8_t v);
 static bool want_freeze(uint8_t v);
+static bool want_protected(uint8_t v);
 
 static bool is_pinned(struct zs_pager *p, uintptr_t page)
 {
@@ -331,6 +332,7 @@ static void sample_run(struct zs_pager *p, struct run *r, void *arg)
 		return;
 	}
 	settle_run(p, r, ZS_PS_SAMPLED, false);
+	zs_count_add(&p->splits, 2);
 	PSTAT_ADD(p, samples, r->n);
 	PSTAT_ADD(p, protected_pages, r->n);
 }
@@ -339,6 +341,26 @@ size_t zs_pager_sample(struct zs_pager *p, uintptr_t addr, size_t npages,
 		       const unsigned char *resident)
 {
 	return walk_only(p, addr, npages, resident, want_sample, sample_run, NULL);
+}
+
+static bool want_sampled(uint8_t v)
+{
+	return (v & ZS_PS_MAPPED) && STATE(v) == ZS_PS_SAMPLED;
+}
+
+static void unsample_run(struct zs_pager *p, struct run *r, void *arg)
+{
+	if (zs_sys_mprotect((void *)r->start, r->n << ZS_PAGE_SHIFT, r->prot) != 0) {
+		settle_back(p, r);
+		return;
+	}
+	settle_run(p, r, ZS_PS_PRESENT, false);
+	zs_count_sub(&p->stats.protected_pages, r->n);
+}
+
+size_t zs_pager_unsample(struct zs_pager *p, uintptr_t addr, size_t npages)
+{
+	return walk(p, addr, npages, want_sampled, unsample_run, NULL);
 }
 
 static bool want_freeze(uint8_t v)
@@ -456,31 +478,134 @@ static int restore(struct zs_pager *p, uintptr_t page)
 	return 0;
 }
 
-static int thaw(struct zs_pager *p, uintptr_t page, uint8_t was)
-{
-	uint8_t *s = state_of(p, page);
-	uint64_t start = zs_now_ns();
+/* ---- clusters: thawing without splitting areas ---- */
 
-	if (restore(p, page) != 0) {
-		PSTAT_ADD(p, thaw_failures, 1);
-		set_state(s, was);
-		return 0;
-	}
-	zs_sys_mprotect((void *)page, ZS_PAGE_SIZE, PROT(was));
-	set_state(s, with_state(was, ZS_PS_PRESENT) | ZS_PS_REFERENCED);
-	zs_histo_add(&p->thaw_ns, zs_now_ns() - start);
-	PSTAT_ADD(p, thaws, 1);
-	zs_count_sub(&p->stats.protected_pages, 1);
-	return 1;
+/* Take a protected page unless another thread owns it (no waiting: two
+ * threads clustering side by side must not wait on each other). */
+static bool try_take(uint8_t *s, uint8_t *v)
+{
+	*v = load_state(s);
+	return want_protected(*v) && swap_state(s, v, with_state(*v, ZS_PS_BUSY));
 }
 
-static int unsample(struct zs_pager *p, uintptr_t page, uint8_t was)
+/* Make a run of owned pages (contents in place) accessible; if the kernel
+ * refuses, they stay protected with their contents: sampled. */
+static void open_run(struct zs_pager *p, struct run *r)
 {
-	zs_sys_mprotect((void *)page, ZS_PAGE_SIZE, PROT(was));
-	set_state(state_of(p, page), with_state(was, ZS_PS_PRESENT) | ZS_PS_REFERENCED);
-	PSTAT_ADD(p, references, 1);
-	zs_count_sub(&p->stats.protected_pages, 1);
-	return 1;
+	if (!r->n)
+		return;
+	if (zs_sys_mprotect((void *)r->start, r->n << ZS_PAGE_SHIFT, r->prot) == 0) {
+		settle_run(p, r, ZS_PS_PRESENT, true);
+		zs_count_sub(&p->stats.protected_pages, r->n);
+	} else {
+		settle_run(p, r, ZS_PS_SAMPLED, false);
+	}
+	r->n = 0;
+}
+
+/* Bring back every protected page of the aligned block of `cluster` pages
+ * around `page` (owned, state `was`), so that the protection changes over
+ * whole runs: near the VMA limit, thawing one page in a protected run
+ * would split its area in three.  1 when `page` is accessible now. */
+static int thaw_cluster(struct zs_pager *p, uintptr_t page, uint8_t was, size_t cluster)
+{
+	uintptr_t start = page & ~((cluster << ZS_PAGE_SHIFT) - 1), q;
+	struct run r = { .n = 0 };
+
+	for (q = start; q < start + (cluster << ZS_PAGE_SHIFT); q += ZS_PAGE_SIZE) {
+		uint8_t v = was;
+
+		if (!zs_region_contains(&p->region, q) ||
+		    (q != page && !try_take(state_of(p, q), &v))) {
+			open_run(p, &r);
+			continue;
+		}
+		if (STATE(v) == ZS_PS_FROZEN) {
+			if (restore(p, q) != 0) {
+				PSTAT_ADD(p, thaw_failures, 1);
+				set_state(state_of(p, q), v);
+				open_run(p, &r);
+				continue;
+			}
+			PSTAT_ADD(p, thaws, 1);
+			v = with_state(v, ZS_PS_SAMPLED);
+		}
+		if (!run_extends(&r, q, PROT(v))) {
+			open_run(p, &r);
+			r.start = q;
+			r.prot = PROT(v);
+		}
+		r.was[r.n++] = v;
+	}
+	open_run(p, &r);
+	return STATE(load_state(state_of(p, page))) == ZS_PS_PRESENT;
+}
+
+void zs_pager_set_cluster(struct zs_pager *p, size_t pages)
+{
+	__atomic_store_n(&p->cluster, pages > 1 ? pages : 1, __ATOMIC_RELAXED);
+}
+
+void zs_pager_note_vmas(struct zs_pager *p, uint64_t count, uint64_t budget)
+{
+	__atomic_store_n(&p->splits_at_count, zs_count_read(&p->splits), __ATOMIC_RELAXED);
+	__atomic_store_n(&p->vmas_counted, count, __ATOMIC_RELAXED);
+	__atomic_store_n(&p->vma_budget, budget, __ATOMIC_RELAXED);
+}
+
+uint64_t zs_pager_vma_estimate(struct zs_pager *p)
+{
+	return zs_count_read(&p->vmas_counted) + zs_count_read(&p->splits) -
+	       zs_count_read(&p->splits_at_count);
+}
+
+/* Over the VMA budget, by the last count plus what may have split since. */
+static bool over_budget(struct zs_pager *p)
+{
+	uint64_t budget = zs_count_read(&p->vma_budget);
+
+	return budget && zs_pager_vma_estimate(p) > budget;
+}
+
+/* The fault side's one page: bring it back (contents, then protection).
+ * If the kernel refuses the protection change (the VMA limit), fall back
+ * to a whole cluster, which does not split. */
+static int thaw(struct zs_pager *p, uintptr_t page, uint8_t was)
+{
+	size_t cluster = __atomic_load_n(&p->cluster, __ATOMIC_RELAXED);
+	uint64_t start = zs_now_ns();
+	int ret;
+
+	if (cluster <= 1 && over_budget(p))
+		cluster = 64;
+	if (cluster > 1) {
+		ret = thaw_cluster(p, page, was, cluster);
+	} else if (STATE(was) == ZS_PS_FROZEN && restore(p, page) != 0) {
+		PSTAT_ADD(p, thaw_failures, 1);
+		set_state(state_of(p, page), was);
+		return 0;
+	} else if (zs_sys_mprotect((void *)page, ZS_PAGE_SIZE, PROT(was)) != 0) {
+		/* The VMA limit, met between two counts.  A whole block does not
+		 * split; if even that is refused the page stays sampled, with
+		 * its contents, and the access faults again until the clock has
+		 * merged areas back (it unsamples over the budget). */
+		thaw_cluster(p, page, with_state(was, ZS_PS_SAMPLED), 512);
+		if (STATE(was) == ZS_PS_FROZEN)
+			PSTAT_ADD(p, thaws, 1);
+		ret = 1;
+	} else {
+		zs_count_add(&p->splits, 2);
+		set_state(state_of(p, page), with_state(was, ZS_PS_PRESENT) | ZS_PS_REFERENCED);
+		zs_count_sub(&p->stats.protected_pages, 1);
+		if (STATE(was) == ZS_PS_FROZEN)
+			PSTAT_ADD(p, thaws, 1);
+		else
+			PSTAT_ADD(p, references, 1);
+		ret = 1;
+	}
+	if (STATE(was) == ZS_PS_FROZEN)
+		zs_histo_add(&p->thaw_ns, zs_now_ns() - start);
+	return ret;
 }
 
 static int allows(int prot, bool write)
@@ -500,7 +625,7 @@ static int fault(struct zs_pager *p, uintptr_t page, bool write)
 		if (STATE(v) == ZS_PS_PRESENT)
 			return allows(PROT(v), write); /* restored meanwhile, or the program's own */
 		if (swap_state(s, &v, with_state(v, ZS_PS_BUSY)))
-			return STATE(v) == ZS_PS_FROZEN ? thaw(p, page, v) : unsample(p, page, v);
+			return thaw(p, page, v);
 	}
 }
 

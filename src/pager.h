@@ -71,6 +71,9 @@ struct zs_pager {
 	int mem_fd;                  /* /proc/self/mem */
 	struct zs_pager_stats stats; /* relaxed atomics */
 	struct zs_histo thaw_ns;     /* time in the handler to thaw a page */
+	size_t cluster;              /* pages a fault brings back at once */
+	uint64_t splits;             /* protection changes that may add areas, x2 */
+	uint64_t vmas_counted, splits_at_count, vma_budget;
 	struct zs_pin pins[ZS_PAGER_PINS];
 	unsigned int pins_used;      /* slots below this may be in use */
 };
@@ -103,9 +106,25 @@ void zs_pager_lock(struct zs_pager *p, uintptr_t addr, size_t len, bool locked);
  * the range), only pages in memory.  Returns the pages sampled. */
 size_t zs_pager_sample(struct zs_pager *p, uintptr_t addr, size_t npages,
 		       const unsigned char *resident);
+/* Give the sampled pages of the range their protection back (present
+ * again, contents in place): merges the areas sampling split, when the
+ * process nears its VMA limit.  Returns the pages unsampled. */
+size_t zs_pager_unsample(struct zs_pager *p, uintptr_t addr, size_t npages);
 /* Freeze the pages of [addr, addr + npages pages) that are still sampled.
  * Returns the pages frozen. */
 size_t zs_pager_freeze(struct zs_pager *p, uintptr_t addr, size_t npages);
+
+/* From now on a fault brings back every protected page of the aligned
+ * block of `pages` around it (1: just the page).  Near the VMA limit this
+ * keeps thaws from splitting protected areas.  Any thread. */
+void zs_pager_set_cluster(struct zs_pager *p, size_t pages);
+
+/* The VMA budget: `count` areas were just counted, and the pager should
+ * stay under `budget`.  Between counts it estimates (each run it protects
+ * and each page it thaws alone may add two areas) and, over the budget,
+ * thaws whole 64-page blocks.  Any thread. */
+void zs_pager_note_vmas(struct zs_pager *p, uint64_t count, uint64_t budget);
+uint64_t zs_pager_vma_estimate(struct zs_pager *p);
 
 /* A fault at `addr` (`write`: a write access).  1 when the pager made the
  * access possible (return from the handler and retry it), 0 when the fault

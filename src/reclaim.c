@@ -26,6 +26,7 @@ int zs_reclaim_init(struct zs_reclaim *r, struct zs_pager *p, uint64_t limit_byt
 	r->hand = 0;
 	r->windows = r->revolutions = r->shrunk_pages = r->frozen_this_rev = 0;
 	r->dry_revs = 0;
+	r->vma_budget = 0;
 	r->vec = zs_map_anon(ZS_RECLAIM_WINDOW);
 	return r->vec ? 0 : -ENOMEM;
 }
@@ -101,13 +102,18 @@ static size_t step(struct zs_reclaim *r)
 {
 	uintptr_t addr;
 	size_t n, frozen;
+	uint64_t vmas;
 
 	if (!next_window(r, &addr, &n))
 		return 0;
 	r->windows++;
 	frozen = zs_pager_freeze(r->pager, addr, n);
 	r->frozen_this_rev += frozen;
-	if (mincore((void *)addr, n << ZS_PAGE_SHIFT, r->vec) == 0)
+	vmas = zs_pager_vma_estimate(r->pager);
+	if (r->vma_budget && vmas > r->vma_budget + r->vma_budget / 2)
+		zs_pager_unsample(r->pager, addr, n);
+	else if ((!r->vma_budget || vmas < r->vma_budget) &&
+		 mincore((void *)addr, n << ZS_PAGE_SHIFT, r->vec) == 0)
 		zs_pager_sample(r->pager, addr, n, r->vec);
 	return frozen;
 }

@@ -11,6 +11,12 @@
  * own accessed bits.  When freezing alone cannot bring the charge down (the
  * pool's own share is what grew), the shrinker writes the pool's oldest
  * pages back to the swap file.
+ *
+ * The VMA budget: every run of protected pages splits its mapping, and the
+ * process must stay far from vm.max_map_count (its own mmap and malloc fail
+ * there).  Below the budget the hand samples; above it, it only freezes what
+ * is already sampled; above one and a half times it, it also unsamples,
+ * merging the areas back.
  */
 #ifndef ZS_RECLAIM_H
 #define ZS_RECLAIM_H
@@ -31,6 +37,7 @@ struct zs_reclaim {
 	unsigned char *vec;         /* mincore of one window */
 	uint64_t windows, revolutions, shrunk_pages;
 	uint64_t resident_pages;    /* managed pages in memory, last measured */
+	uint64_t vma_budget;        /* sample only below this (pager's estimate); 0: none */
 	uint64_t frozen_this_rev;   /* pages frozen since the hand last wrapped */
 	unsigned int dry_revs;      /* whole revolutions in a row that froze nothing */
 };

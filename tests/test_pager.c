@@ -290,6 +290,29 @@ static void test_pins(void)
 	is(zs_pager_pin(&pager, 4096, 100), -1, "memory outside the reservation needs no pin");
 }
 
+/* Near the VMA limit a fault brings back its whole block, so the
+ * protection changes over runs instead of splitting areas page by page. */
+static void test_cluster(void)
+{
+	volatile char sink;
+	int i, present = 0;
+
+	fill(13);
+	zs_pager_sample(&pager, (uintptr_t)base, NPAGES, NULL);
+	zs_pager_freeze(&pager, (uintptr_t)base, NPAGES);
+	zs_pager_set_cluster(&pager, 64);
+	sink = *PG(70); /* block 64..127 */
+	(void)sink;
+	for (i = 64; i < 128; i++)
+		present += (*zs_region_state(&pager.region, (uintptr_t)PG(i)) & ZS_PS_STATE_MASK) ==
+			   ZS_PS_PRESENT;
+	is(present, 64, "one fault brought back its whole 64-page block");
+	ok((*zs_region_state(&pager.region, (uintptr_t)PG(128)) & ZS_PS_STATE_MASK) != ZS_PS_PRESENT,
+	   "and nothing beyond it");
+	zs_pager_set_cluster(&pager, 1);
+	is(mismatches(13), 0, "all intact");
+}
+
 /* A thread reads a pipe into managed pages while the clock samples and
  * freezes them: with a pin around each read, the kernel never meets a
  * protected page (no EFAULT). */
@@ -347,6 +370,7 @@ int main(void)
 	test_discard_and_lock();
 	test_threads();
 	test_pins();
+	test_cluster();
 	test_pinned_syscalls();
 	zs_pager_destroy(&pager);
 	zs_engine_destroy(engine);
