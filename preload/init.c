@@ -205,7 +205,7 @@ void shim_dump_stats(int fd)
 	struct zs_stats es;
 	struct zs_pager_stats ps;
 	char buf[4096];
-	size_t at, i, done = 0;
+	size_t at, i;
 
 	if (fd < 0 || __atomic_load_n(&shim.state, __ATOMIC_ACQUIRE) != SHIM_ON)
 		return;
@@ -226,14 +226,7 @@ void shim_dump_stats(int fd)
 	put_stat(buf, sizeof(buf), &at, "reclaim_windows", shim.reclaim.windows);
 	put_stat(buf, sizeof(buf), &at, "reclaim_revolutions", shim.reclaim.revolutions);
 	put_stat(buf, sizeof(buf), &at, "shrinker_pages", shim.reclaim.shrunk_pages);
-	while (done < at) {
-		ssize_t n = write(fd, buf + done, at - done);
-
-		if (n <= 0 && errno != EINTR)
-			break;
-		if (n > 0)
-			done += (size_t)n;
-	}
+	zs_write_all(fd, buf, at);
 }
 
 static void dump_at_exit(void)

@@ -86,3 +86,36 @@ void zs_unmap(void *addr, size_t bytes)
 	if (addr)
 		zs_sys_munmap(addr, bytes);
 }
+
+int zs_pio(int fd, void *buf, size_t len, long off, int write)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		long n = syscall(write ? SYS_pwrite64 : SYS_pread64, fd, (char *)buf + done,
+				 len - done, off + (long)done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+int zs_write_all(int fd, const void *buf, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		long n = syscall(SYS_write, fd, (const char *)buf + done, len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		done += (size_t)n;
+	}
+	return 0;
+}

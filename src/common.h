@@ -79,4 +79,12 @@ int zs_sys_munmap(void *addr, size_t len);
 int zs_sys_madvise(void *addr, size_t len, int advice);
 int zs_sys_mprotect(void *addr, size_t len, int prot);
 
+/* A whole transfer of len bytes at off, through pread or pwrite made as
+ * system calls (a preloaded wrapper is never entered, which matters in a
+ * signal handler): restarted after EINTR, continued after a short count.
+ * 0, or -errno; -EIO when the file ends first.  Async-signal-safe. */
+int zs_pio(int fd, void *buf, size_t len, long off, int write);
+/* write(2) of all of buf as system calls: 0 or -errno.  Async-signal-safe. */
+int zs_write_all(int fd, const void *buf, size_t len);
+
 #endif

@@ -371,18 +371,7 @@ static bool want_freeze(uint8_t v)
 /* Read a run through /proc/self/mem into run_buf: 0 or -errno. */
 static int read_run(struct zs_pager *p, const struct run *r)
 {
-	size_t len = r->n << ZS_PAGE_SHIFT, done = 0;
-
-	while (done < len) {
-		ssize_t n = pread(p->mem_fd, run_buf + done, len - done, (off_t)(r->start + done));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		done += (size_t)n;
-	}
-	return 0;
+	return zs_pio(p->mem_fd, run_buf, r->n << ZS_PAGE_SHIFT, (long)r->start, 0);
 }
 
 /* Drop the stored pages of the run (those with ok[i]) in runs, then settle:
@@ -445,19 +434,7 @@ size_t zs_pager_freeze(struct zs_pager *p, uintptr_t addr, size_t npages)
  * 0 or -errno.  Async-signal-safe. */
 static int write_page(struct zs_pager *p, uintptr_t page, const void *buf)
 {
-	size_t done = 0;
-
-	while (done < ZS_PAGE_SIZE) {
-		ssize_t n = pwrite(p->mem_fd, (const char *)buf + done, ZS_PAGE_SIZE - done,
-				   (off_t)(page + done));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		done += (size_t)n;
-	}
-	return 0;
+	return zs_pio(p->mem_fd, (void *)buf, ZS_PAGE_SIZE, (long)page, 1);
 }
 
 /* Bring a frozen page (owned, BUSY) back with its contents.  0 or -errno. */

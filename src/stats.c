@@ -63,19 +63,12 @@ size_t zs_stats_format(const struct zs_stats *s, char *buf, size_t len)
 int zs_stats_write(const struct zs_stats *s, int fd)
 {
 	char buf[4096];
-	size_t n = zs_stats_format(s, buf, sizeof(buf)), done = 0;
-	int saved = errno, ret = 0;
+	size_t n = zs_stats_format(s, buf, sizeof(buf));
+	int saved = errno, ret;
 
 	if (n >= sizeof(buf))
 		n = sizeof(buf) - 1;
-	while (done < n && ret == 0) {
-		ssize_t w = write(fd, buf + done, n - done);
-
-		if (w > 0)
-			done += w;
-		else if (w == 0 || errno != EINTR)
-			ret = w < 0 ? -errno : -EIO;
-	}
+	ret = zs_write_all(fd, buf, n);
 	errno = saved; /* a handler must leave errno as it found it */
 	return ret;
 }

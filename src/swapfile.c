@@ -168,28 +168,12 @@ void zs_swapfile_free(struct zs_swapfile *sw, uint64_t slot)
 	zs_unlock(&sw->lock);
 }
 
-/* One whole page through pread or pwrite, restarting after EINTR and
- * continuing after a short transfer; a transfer that makes no progress is
- * -EIO (end of file on read, a full file system on write gives -ENOSPC). */
+/* One whole page, through system calls made directly (zs_pio). */
 static int transfer(struct zs_swapfile *sw, uint64_t slot, void *page, bool write)
 {
-	size_t done = 0;
-	off_t off = (off_t)(slot * ZS_PAGE_SIZE);
-
 	if (zs_fault_hit(write ? ZS_FAULT_SWAP_WRITE : ZS_FAULT_SWAP_READ))
 		return -EIO;
-	while (done < ZS_PAGE_SIZE) {
-		ssize_t n = write ? pwrite(sw->fd, (char *)page + done, ZS_PAGE_SIZE - done, off + done)
-				  : pread(sw->fd, (char *)page + done, ZS_PAGE_SIZE - done, off + done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO;
-		done += n;
-	}
-	return 0;
+	return zs_pio(sw->fd, page, ZS_PAGE_SIZE, (long)(slot * ZS_PAGE_SIZE), write);
 }
 
 int zs_swapfile_write(struct zs_swapfile *sw, uint64_t slot, const void *page)
