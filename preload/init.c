@@ -255,6 +255,7 @@ static void start(void)
 		shim_die("ZSWAPSIM_STATS_FILE=%s: %s", shim.opt.stats_file, strerror(errno));
 	statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
 	shim.reclaim.vma_budget = vma_budget();
+	count_vmas(); /* the pager keeps its budget from the first fault on */
 	__atomic_store_n(&shim.state, SHIM_ON, __ATOMIC_RELEASE);
 	if (shim_malloc_init() || shim_signals_init())
 		shim_die("cannot start: jemalloc or signal set-up failed");
