@@ -59,7 +59,7 @@ static const char *find_library(char *buf, size_t len)
 	return usable(buf) ? buf : NULL;
 }
 
-/* Check one --name value and export it as ZSWAPSIM_NAME: 0 or exit status. */
+/* Check one --name value and export it as its variable: 0 or exit status. */
 static int export_option(const char *flag, const char *value)
 {
 	struct zs_options scratch;

@@ -87,13 +87,16 @@ void zs_unmap(void *addr, size_t bytes)
 		zs_sys_munmap(addr, bytes);
 }
 
-int zs_pio(int fd, void *buf, size_t len, long off, int write)
+/* The whole of len bytes through one system call repeated: pread64 and
+ * pwrite64 advance their offset, write its file position. */
+static int whole(long nr, int fd, void *buf, size_t len, long off)
 {
 	size_t done = 0;
 
 	while (done < len) {
-		long n = syscall(write ? SYS_pwrite64 : SYS_pread64, fd, (char *)buf + done,
-				 len - done, off + (long)done);
+		long n = nr == SYS_write ? syscall(nr, fd, (char *)buf + done, len - done)
+					 : syscall(nr, fd, (char *)buf + done, len - done,
+						   off + (long)done);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -104,18 +107,12 @@ int zs_pio(int fd, void *buf, size_t len, long off, int write)
 	return 0;
 }
 
+int zs_pio(int fd, void *buf, size_t len, long off, int write)
+{
+	return whole(write ? SYS_pwrite64 : SYS_pread64, fd, buf, len, off);
+}
+
 int zs_write_all(int fd, const void *buf, size_t len)
 {
-	size_t done = 0;
-
-	while (done < len) {
-		long n = syscall(SYS_write, fd, (const char *)buf + done, len - done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		done += (size_t)n;
-	}
-	return 0;
+	return whole(SYS_write, fd, (void *)buf, len, 0);
 }
