@@ -160,12 +160,18 @@ static void start_reclaim(void)
 		pthread_detach(t);
 }
 
-/* After fork, the child has no reclaim thread, and must not start one: its
- * swap file is the parent's (slots would be written twice).  It keeps its
- * data: frozen pages still thaw from its copy of the pool. */
+/* After fork, the child has no reclaim thread, and must not reclaim at all:
+ * its swap file is the parent's (slots would be written twice).  It keeps
+ * its data: frozen pages still thaw from its copy of the pool.  Every lock
+ * is reset: a thread that held one in the parent does not exist here. */
 static void after_fork_child(void)
 {
 	pthread_mutex_init(&shim.map_lock, NULL);
+	shim.reclaim.limit_pages = 0;
+	__atomic_store_n(&shim.pressure, 0, __ATOMIC_RELAXED);
+	zs_region_after_fork_child(shim_region());
+	zs_engine_after_fork_child(shim.engine);
+	zs_pager_after_fork_child(&shim.pager);
 }
 
 static int open_stats(void)

@@ -67,6 +67,14 @@ static inline void zs_unlock(struct zs_lock *l)
 	zs_signals_unblock();
 }
 
+/* In a child after fork(2): the lock as if new.  A thread that held it in
+ * the parent does not exist in the child, so waiting for it would never
+ * end. */
+static inline void zs_lock_reset(struct zs_lock *l)
+{
+	pthread_mutex_init(&l->mutex, NULL);
+}
+
 /* mmap'd memory of our own, never malloc: see pagesrc.h for pool pages. */
 void *zs_map_anon(size_t bytes);
 void zs_unmap(void *addr, size_t bytes);

@@ -398,7 +398,7 @@ static int read_entry(struct zs_engine *e, const struct zs_entry *ent, void *pag
 
 /* The caller's page is only ever written without e->lock held: if writing it
  * faults, the handler's own load must be able to take the lock. */
-static int load(struct zs_engine *e, uintptr_t key, void *page)
+static int load(struct zs_engine *e, uintptr_t key, void *page, bool exclusive)
 {
 	struct zs_storage old = { .kind = ZS_SAME };
 	struct zs_entry *ent;
@@ -415,7 +415,7 @@ static int load(struct zs_engine *e, uintptr_t key, void *page)
 	}
 	if (ent->kind == ZS_SAME) {
 		value = ent->value;
-		if (e->opt.exclusive_loads)
+		if (exclusive)
 			old = engine_drop(e, ent);
 		zs_unlock(&e->lock);
 		fill(page, value);
@@ -426,7 +426,7 @@ static int load(struct zs_engine *e, uintptr_t key, void *page)
 		ret = read_entry(e, ent, page);
 		zs_lock(&e->lock);
 		ent->flags &= ~ZS_LOADING;
-		if (ret == 0 && e->opt.exclusive_loads)
+		if (ret == 0 && exclusive)
 			old = engine_drop(e, ent);
 		zs_unlock(&e->lock);
 		if (ret == 0 && from_swap)
@@ -438,15 +438,35 @@ static int load(struct zs_engine *e, uintptr_t key, void *page)
 	return ret;
 }
 
-int zs_engine_load(struct zs_engine *e, uintptr_t key, void *page)
+static int load_call(struct zs_engine *e, uintptr_t key, void *page, bool exclusive)
 {
 	int saved_errno = errno, ret;
 
 	zs_signals_block();
-	ret = load(e, key, page);
+	ret = load(e, key, page, exclusive);
 	zs_signals_unblock();
 	errno = saved_errno;
 	return ret;
+}
+
+int zs_engine_load(struct zs_engine *e, uintptr_t key, void *page)
+{
+	return load_call(e, key, page, e->opt.exclusive_loads);
+}
+
+int zs_engine_load_keep(struct zs_engine *e, uintptr_t key, void *page)
+{
+	return load_call(e, key, page, false);
+}
+
+bool zs_engine_contains(struct zs_engine *e, uintptr_t key)
+{
+	bool found;
+
+	zs_lock(&e->lock);
+	found = zs_index_find(e->index, key) != NULL;
+	zs_unlock(&e->lock);
+	return found;
 }
 
 /* Drop the entry for key: true when there was one. */
@@ -591,6 +611,18 @@ void zs_engine_destroy(struct zs_engine *e)
 	zs_swapfile_close(e->swap);
 	pthread_mutex_destroy(&e->lock.mutex);
 	zs_unmap(e, sizeof(*e));
+}
+
+void zs_engine_after_fork_child(struct zs_engine *e)
+{
+	int i;
+
+	zs_lock_reset(&e->lock);
+	for (i = 0; i < ZS_NCTX; i++)
+		pthread_mutex_init(&e->ctx[i].lock, NULL);
+	e->pool->driver->after_fork_child(e->pool->priv);
+	zs_pagesrc_after_fork_child(e->pages);
+	zs_swapfile_after_fork_child(e->swap);
 }
 
 const struct zs_options *zs_engine_options(const struct zs_engine *e)

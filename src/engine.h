@@ -27,6 +27,7 @@
 #ifndef ZS_ENGINE_H
 #define ZS_ENGINE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "options.h"
@@ -53,6 +54,12 @@ int zs_engine_swap_out(struct zs_engine *e, uintptr_t key, const void *page);
  * stored), -EIO (decompression or swap file read failed; the entry is
  * kept).  Async-signal-safe. */
 int zs_engine_load(struct zs_engine *e, uintptr_t key, void *page);
+/* The same, keeping the stored copy whatever exclusive_loads says: for a
+ * caller that must not lose the page before it has put it in place (it then
+ * invalidates).  Async-signal-safe. */
+int zs_engine_load_keep(struct zs_engine *e, uintptr_t key, void *page);
+/* Is anything stored under `key`?  Async-signal-safe. */
+bool zs_engine_contains(struct zs_engine *e, uintptr_t key);
 /* Drop what is stored under `key`: 0 or -ENOENT.  Async-signal-safe. */
 int zs_engine_invalidate(struct zs_engine *e, uintptr_t key);
 /* Drop everything. */
@@ -61,6 +68,12 @@ void zs_engine_invalidate_all(struct zs_engine *e);
 /* Write back the oldest pages until the pool holds at most `target` bytes.
  * 0, or -errno when writeback cannot go on (-ENOSPC: swap file full). */
 int zs_engine_shrink(struct zs_engine *e, uint64_t target);
+
+/* In a child after fork(2): every lock of the engine, its pool, page
+ * source and swap file as if new, since threads that held one in the
+ * parent are gone.  (An operation another thread was in the middle of at
+ * the fork is not repaired: see libzswapsim(7).) */
+void zs_engine_after_fork_child(struct zs_engine *e);
 
 /* Bytes the pool holds now (pool_total_size). */
 uint64_t zs_engine_pool_bytes(struct zs_engine *e);

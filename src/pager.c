@@ -437,11 +437,13 @@ static int write_page(struct zs_pager *p, uintptr_t page, const void *buf)
 	return zs_pio(p->mem_fd, (void *)buf, ZS_PAGE_SIZE, (long)page, 1);
 }
 
-/* Bring a frozen page (owned, BUSY) back with its contents.  0 or -errno. */
+/* Bring a frozen page (owned, BUSY) back with its contents.  0 or -errno.
+ * The stored copy is dropped only once the page holds it again, so a child
+ * forked in between still finds it (zs_pager_after_fork_child). */
 static int restore(struct zs_pager *p, uintptr_t page)
 {
 	unsigned char buf[ZS_PAGE_SIZE];
-	int ret = zs_engine_load(p->engine, page, buf);
+	int ret = zs_engine_load_keep(p->engine, page, buf);
 
 	if (ret)
 		return ret;
@@ -451,8 +453,35 @@ static int restore(struct zs_pager *p, uintptr_t page)
 		zs_sys_mprotect((void *)page, ZS_PAGE_SIZE, PROT_READ | PROT_WRITE);
 		memcpy((void *)page, buf, ZS_PAGE_SIZE);
 	}
+	zs_engine_invalidate(p->engine, page);
 	zs_count_sub(&p->stats.frozen_pages, 1);
 	return 0;
+}
+
+/* In the child of a fork: pages that a thread of the parent was moving
+ * (BUSY) have no owner any more.  A page whose copy is still stored is
+ * frozen (the copy is what it held: it was inaccessible since it was
+ * sampled); one without is sampled, its contents in place.  Pins of the
+ * parent's threads are dropped. */
+void zs_pager_after_fork_child(struct zs_pager *p)
+{
+	struct zs_region *reg = &p->region;
+	uintptr_t start, end, page;
+	int i;
+
+	for (i = 0; i < ZS_PAGER_PINS; i++)
+		p->pins[i].start = p->pins[i].end = 0;
+	p->pins_used = 0;
+	for (page = reg->base; zs_region_next_used(reg, page, &start, &end); page = end) {
+		for (page = start; page < end; page += ZS_PAGE_SIZE) {
+			uint8_t *s = state_of(p, page), v = *s;
+
+			if (STATE(v) == ZS_PS_BUSY)
+				*s = with_state(v, zs_engine_contains(p->engine, page) ? ZS_PS_FROZEN
+										    : ZS_PS_SAMPLED);
+		}
+		page = end;
+	}
 }
 
 /* ---- clusters: thawing without splitting areas ---- */

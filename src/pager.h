@@ -141,6 +141,10 @@ int zs_pager_fault(struct zs_pager *p, uintptr_t addr, bool write);
 int zs_pager_pin(struct zs_pager *p, uintptr_t addr, size_t len);
 void zs_pager_unpin(struct zs_pager *p, int slot);
 
+/* In the child of a fork, after the engine's locks were reset: settle the
+ * pages the parent's other threads were moving. */
+void zs_pager_after_fork_child(struct zs_pager *p);
+
 /* A snapshot of the pager's counters.  Async-signal-safe. */
 void zs_pager_stats(struct zs_pager *p, struct zs_pager_stats *out);
 

@@ -188,3 +188,8 @@ uint64_t zs_pagesrc_cached(const struct zs_pagesrc *src)
 {
 	return zs_count_read(&src->ncached);
 }
+
+void zs_pagesrc_after_fork_child(struct zs_pagesrc *src)
+{
+	zs_lock_reset(&src->lock);
+}

@@ -27,6 +27,8 @@ void *zs_page_alloc(struct zs_pagesrc *src);
 /* Thread-safe; async-signal-safe (zs_lock). */
 void zs_page_free(struct zs_pagesrc *src, void *page);
 
+/* In a child after fork: reset the lock. */
+void zs_pagesrc_after_fork_child(struct zs_pagesrc *src);
 /* Pages handed out and not freed. */
 uint64_t zs_pagesrc_used(const struct zs_pagesrc *src);
 /* Pages kept resident though free (the reuse cache). */

@@ -71,6 +71,12 @@ void zs_region_free(struct zs_region *r, void *addr, size_t size);
 /* The first range handed out that ends after `addr`, as [*start, *end):
  * true, or false when there is none.  Thread-safe (not in handlers). */
 bool zs_region_next_used(struct zs_region *r, uintptr_t addr, uintptr_t *start, uintptr_t *end);
+/* In a child after fork: reset the lock. */
+static inline void zs_region_after_fork_child(struct zs_region *r)
+{
+	zs_lock_reset(&r->lock);
+}
+
 /* Pages handed out now. */
 uint64_t zs_region_pages_out(const struct zs_region *r);
 /* Check the free list (sorted, disjoint, not adjacent, inside): 0 or

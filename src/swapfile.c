@@ -208,3 +208,8 @@ bool zs_swapfile_slot_used(struct zs_swapfile *sw, uint64_t slot)
 	zs_unlock(&sw->lock);
 	return used;
 }
+
+void zs_swapfile_after_fork_child(struct zs_swapfile *sw)
+{
+	zs_lock_reset(&sw->lock);
+}

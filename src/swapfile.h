@@ -37,6 +37,8 @@ int zs_swapfile_write(struct zs_swapfile *sw, uint64_t slot, const void *page);
 /* Read one page: 0, or -errno.  Thread-safe; async-signal-safe (pread). */
 int zs_swapfile_read(struct zs_swapfile *sw, uint64_t slot, void *page);
 
+/* In a child after fork: reset the lock. */
+void zs_swapfile_after_fork_child(struct zs_swapfile *sw);
 /* Is the slot allocated?  For validators. */
 bool zs_swapfile_slot_used(struct zs_swapfile *sw, uint64_t slot);
 uint64_t zs_swapfile_slots(const struct zs_swapfile *sw);

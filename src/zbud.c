@@ -431,6 +431,7 @@ static void zp_unmap(void *priv, unsigned long h) { zbud_unmap(priv, h); }
 static uint64_t zp_total_pages(void *priv) { return zbud_get_pool_size(priv); }
 static int zp_validate(void *priv, char *buf, size_t len) { return zbud_validate(priv, buf, len); }
 static const char *zp_describe(void *priv, unsigned long h) { return zbud_buddy_name(h); }
+static void zp_after_fork_child(void *priv) { zs_lock_reset(&((struct zbud_pool *)priv)->lock); }
 
 const struct zpool_driver zbud_zpool_driver = {
 	.name = "zbud",
@@ -445,4 +446,5 @@ const struct zpool_driver zbud_zpool_driver = {
 	.total_pages = zp_total_pages,
 	.validate = zp_validate,
 	.describe = zp_describe,
+	.after_fork_child = zp_after_fork_child,
 };

@@ -41,6 +41,8 @@ struct zpool_driver {
 	int (*validate)(void *priv, char *buf, size_t len);
 	/* Where the object sits, for allocator studies ("first", "last"). */
 	const char *(*describe)(void *priv, unsigned long handle);
+	/* In a child after fork: reset the allocator's locks. */
+	void (*after_fork_child)(void *priv);
 };
 
 struct zpool {

@@ -1,0 +1,92 @@
+/*
+ * shim_fork.c - fork while other threads keep the shim busy (faults, stores,
+ * writeback, so its locks are taken all the time): each child touches
+ * memory, which thaws pages, allocates and exits.  A child that waited for a
+ * lock held by a parent thread that does not exist in it would hang; the
+ * parent gives each child 10 seconds.  Exit 0 when every child exited 0 and
+ * the parent's own data is intact.
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define PAGES 16384 /* 64 MiB */
+
+static unsigned char *mem;
+static volatile int stop;
+
+static void *busy(void *arg)
+{
+	uint64_t r = (uintptr_t)arg + 1;
+
+	while (!stop) {
+		r ^= r << 13;
+		r ^= r >> 7;
+		r ^= r << 17;
+		mem[(r % PAGES) * 4096 + 8]++;
+	}
+	return NULL;
+}
+
+static int run_child(void)
+{
+	volatile unsigned long sum = 0;
+	char *p = malloc(1 << 20);
+	int i;
+
+	for (i = 0; i < PAGES; i += 7)
+		sum += mem[(size_t)i * 4096];
+	if (!p)
+		return 1;
+	memset(p, 1, 1 << 20);
+	return sum == 0 ? 2 : 0;
+}
+
+int main(void)
+{
+	pthread_t t[2];
+	int i, bad = 0;
+	size_t k;
+
+	mem = malloc((size_t)PAGES * 4096);
+	for (k = 0; k < (size_t)PAGES * 4096; k++)
+		mem[k] = (unsigned char)(k / 4096 % 251 + 1);
+	for (i = 0; i < 2; i++)
+		pthread_create(&t[i], NULL, busy, (void *)(intptr_t)i);
+	for (i = 0; i < 8; i++) {
+		pid_t pid = fork();
+		int status = -1, waited;
+
+		if (pid == 0)
+			_exit(run_child());
+		for (waited = 0; waited < 1000 && waitpid(pid, &status, WNOHANG) == 0; waited++)
+			usleep(10000);
+		if (waited == 1000) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+		}
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+			bad++;
+			fprintf(stderr, "shim_fork: child %d: %s %d\n", i,
+				WIFEXITED(status) ? "exit" : waited == 1000 ? "hung, killed" : "signal",
+				WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+		}
+		usleep(50000);
+	}
+	stop = 1;
+	for (i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	for (k = 0; k < (size_t)PAGES; k++)
+		if (mem[k * 4096] != (unsigned char)(k % 251 + 1)) {
+			bad++;
+			fprintf(stderr, "shim_fork: parent page %zu changed\n", k);
+			break;
+		}
+	return bad ? 1 : 0;
+}
