@@ -142,9 +142,11 @@ static bool hook_purge(extent_hooks_t *h, void *addr, size_t size, size_t off, s
 {
 	char *start = (char *)addr + off;
 
+	if (!zs_region_contains(shim_region(), (uintptr_t)start))
+		return zs_sys_madvise(start, len, MADV_DONTNEED) != 0;
 	pthread_mutex_lock(&shim.map_lock);
 	zs_pager_discard(&shim.pager, (uintptr_t)start, len);
-	madvise(start, len, MADV_DONTNEED);
+	zs_sys_madvise(start, len, MADV_DONTNEED);
 	pthread_mutex_unlock(&shim.map_lock);
 	return false;
 }

@@ -83,6 +83,19 @@ static bool managed_part(void *addr, size_t len, uintptr_t *start, uintptr_t *en
 	return *start < *end;
 }
 
+/* A mapping the shim does not manage (shared, a file, ...) is placed over
+ * the reservation: forget what was there and keep the range out of the
+ * region's hands, so the clock never samples or freezes it; munmap gives it
+ * back. */
+static void claim_unmanaged(uintptr_t addr, size_t len)
+{
+	pthread_mutex_lock(&shim.map_lock);
+	zs_pager_unmap(&shim.pager, addr, len);
+	zs_region_free(shim_region(), (void *)addr, len);
+	zs_region_alloc(shim_region(), len, 0, addr);
+	pthread_mutex_unlock(&shim.map_lock);
+}
+
 static void *map_managed(void *addr, size_t len, int prot, int flags)
 {
 	bool fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE);
@@ -90,12 +103,17 @@ static void *map_managed(void *addr, size_t len, int prot, int flags)
 
 	len = page_round(len);
 	if (fixed) {
-		/* Over the reservation: whatever was there is replaced. */
+		/* Over the reservation: whatever was there is replaced, unless
+		 * the caller asked not to (MAP_FIXED_NOREPLACE: EEXIST). */
 		pthread_mutex_lock(&shim.map_lock);
-		zs_pager_unmap(&shim.pager, (uintptr_t)addr, len);
-		zs_region_free(shim_region(), addr, len);
+		if (!(flags & MAP_FIXED_NOREPLACE)) {
+			zs_pager_unmap(&shim.pager, (uintptr_t)addr, len);
+			zs_region_free(shim_region(), addr, len);
+		}
 		p = zs_region_alloc(shim_region(), len, 0, (uintptr_t)addr);
 		pthread_mutex_unlock(&shim.map_lock);
+		if (!p && (flags & MAP_FIXED_NOREPLACE))
+			errno = EEXIST;
 	} else {
 		p = zs_region_alloc(shim_region(), len, 0, 0);
 	}
@@ -124,10 +142,13 @@ SHIM_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_
 		if (p)
 			return p;
 		if (fixed) {
-			errno = ENOMEM;
+			if (!(flags & MAP_FIXED_NOREPLACE))
+				errno = ENOMEM;
 			return MAP_FAILED;
 		}
 	}
+	if (fixed && managed_part(addr, len, &s, &e))
+		claim_unmanaged(s, e - s);
 	return zs_sys_mmap(addr, len, prot, flags, fd, off);
 }
 
@@ -257,6 +278,23 @@ static void *remap_managed(uintptr_t old, size_t old_len, size_t new_len, int fl
 	return dst;
 }
 
+/* Managed pages leave for an address outside the reservation (or are
+ * copied with MREMAP_DONTUNMAP): they go present first, and the old range,
+ * if the kernel emptied it, returns to the reservation. */
+static void *remap_out(uintptr_t old, size_t old_len, size_t new_len, int flags, void *want)
+{
+	void *ret;
+
+	pthread_mutex_lock(&shim.map_lock);
+	zs_pager_lock(&shim.pager, old, old_len, true);
+	zs_pager_lock(&shim.pager, old, old_len, false);
+	ret = (void *)syscall(SYS_mremap, old, old_len, new_len, flags, want);
+	if (ret != MAP_FAILED && ret != (void *)old && !(flags & MREMAP_DONTUNMAP))
+		unmap_locked(old, old_len);
+	pthread_mutex_unlock(&shim.map_lock);
+	return ret;
+}
+
 SHIM_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 {
 	uintptr_t s, e;
@@ -268,10 +306,10 @@ SHIM_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, .
 		want = va_arg(ap, void *);
 		va_end(ap);
 	}
-	if (!managed_part(old, old_len ? old_len : 1, &s, &e) || s != (uintptr_t)old ||
-	    (flags & MREMAP_DONTUNMAP) || !new_len ||
-	    (want && !zs_region_contains(shim_region(), (uintptr_t)want)))
+	if (!managed_part(old, old_len ? old_len : 1, &s, &e) || s != (uintptr_t)old || !new_len)
 		return (void *)syscall(SYS_mremap, old, old_len, new_len, flags, want);
+	if ((flags & MREMAP_DONTUNMAP) || (want && !zs_region_contains(shim_region(), (uintptr_t)want)))
+		return remap_out((uintptr_t)old, page_round(old_len), new_len, flags, want);
 	pthread_mutex_lock(&shim.map_lock);
 	ret = remap_managed((uintptr_t)old, page_round(old_len), page_round(new_len), flags, want);
 	pthread_mutex_unlock(&shim.map_lock);

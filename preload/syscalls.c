@@ -177,7 +177,7 @@ SHIM_EXPORT int rename(const char *from, const char *to)
 		va_list ap; \
 		int slot, ret, err; \
 		va_start(ap, flags); \
-		if (flags & (O_CREAT | O_TMPFILE)) \
+		if ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE) \
 			mode = va_arg(ap, mode_t); \
 		va_end(ap); \
 		slot = pin_str(path); \
@@ -332,3 +332,58 @@ EXEC_WRAPPER(posix_spawn, (pid_t *pid, const char *path, const posix_spawn_file_
 EXEC_WRAPPER(posix_spawnp, (pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
 			    const posix_spawnattr_t *attr, char *const argv[], char *const envp[]),
 	     file, argv, envp, (pid, file, fa, attr, argv, envp))
+
+/* ---- the fortified entry points (-D_FORTIFY_SOURCE) ---- */
+
+ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen);
+ssize_t __pread_chk(int fd, void *buf, size_t n, off_t off, size_t buflen);
+ssize_t __pread64_chk(int fd, void *buf, size_t n, off64_t off, size_t buflen);
+ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags);
+ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
+		       struct sockaddr *addr, socklen_t *alen);
+ssize_t __readlink_chk(const char *path, char *buf, size_t n, size_t buflen);
+int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen);
+size_t __fread_chk(void *p, size_t ptrlen, size_t size, size_t n, FILE *f);
+size_t __fread_unlocked_chk(void *p, size_t ptrlen, size_t size, size_t n, FILE *f);
+int __open_2(const char *path, int flags);
+int __open64_2(const char *path, int flags);
+int __openat_2(int dirfd, const char *path, int flags);
+int __openat64_2(int dirfd, const char *path, int flags);
+
+PINNED1(ssize_t, __read_chk, (int fd, void *buf, size_t n, size_t buflen), buf, n,
+	(fd, buf, n, buflen))
+PINNED1(ssize_t, __pread_chk, (int fd, void *buf, size_t n, off_t off, size_t buflen), buf, n,
+	(fd, buf, n, off, buflen))
+PINNED1(ssize_t, __pread64_chk, (int fd, void *buf, size_t n, off64_t off, size_t buflen), buf,
+	n, (fd, buf, n, off, buflen))
+PINNED1(ssize_t, __recv_chk, (int fd, void *buf, size_t n, size_t buflen, int flags), buf, n,
+	(fd, buf, n, buflen, flags))
+PINNED1(int, __poll_chk, (struct pollfd *fds, nfds_t n, int timeout, size_t fdslen), fds,
+	n * sizeof(*fds), (fds, n, timeout, fdslen))
+PINNED1(size_t, __fread_chk, (void *p, size_t ptrlen, size_t size, size_t n, FILE *f), p,
+	size * n, (p, ptrlen, size, n, f))
+PINNED1(size_t, __fread_unlocked_chk, (void *p, size_t ptrlen, size_t size, size_t n, FILE *f),
+	p, size * n, (p, ptrlen, size, n, f))
+PINNED_PATH(ssize_t, __readlink_chk, (const char *path, char *buf, size_t n, size_t buflen), path,
+	    buf, n, (path, buf, n, buflen))
+PINNED_PATH(int, __open_2, (const char *path, int flags), path, NULL, 0, (path, flags))
+PINNED_PATH(int, __open64_2, (const char *path, int flags), path, NULL, 0, (path, flags))
+PINNED_PATH(int, __openat_2, (int dirfd, const char *path, int flags), path, NULL, 0,
+	    (dirfd, path, flags))
+PINNED_PATH(int, __openat64_2, (int dirfd, const char *path, int flags), path, NULL, 0,
+	    (dirfd, path, flags))
+
+SHIM_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
+				   struct sockaddr *addr, socklen_t *alen)
+{
+	REAL(__recvfrom_chk);
+	int s1 = pin(buf, n), s2 = pin(addr, alen ? *alen : 0), s3 = pin(alen, sizeof(*alen));
+	ssize_t ret = real___recvfrom_chk(fd, buf, n, buflen, flags, addr, alen);
+	int err = errno;
+
+	unpin(s1);
+	unpin(s2);
+	unpin(s3);
+	errno = err;
+	return ret;
+}

@@ -163,11 +163,13 @@ static bool unless_pinned(struct zs_pager *p, uintptr_t page, uint8_t was)
 
 static int fault(struct zs_pager *p, uintptr_t page, bool write);
 
-/* Make every managed page of [start, end) present, as a touch would. */
+/* Make every managed page of [start, end) present, as a touch would
+ * (with signals blocked: a handler must not meet a page this thread owns). */
 static void make_present(struct zs_pager *p, uintptr_t start, uintptr_t end)
 {
 	uintptr_t page;
 
+	zs_signals_block();
 	for (page = start; page < end; page += ZS_PAGE_SIZE) {
 		uint8_t v;
 
@@ -175,6 +177,7 @@ static void make_present(struct zs_pager *p, uintptr_t start, uintptr_t end)
 		       STATE(v) != ZS_PS_PRESENT)
 			fault(p, page, false);
 	}
+	zs_signals_unblock();
 }
 
 static bool range_managed(struct zs_pager *p, uintptr_t *start, uintptr_t *end)
@@ -263,6 +266,9 @@ static size_t walk_only(struct zs_pager *p, uintptr_t addr, size_t npages, const
 	size_t i, taken = 0;
 	bool reclaim = want == want_sample || want == want_freeze;
 
+	/* Pages owned BUSY here must not be touched by a handler on this
+	 * thread: it would wait for them forever. */
+	zs_signals_block();
 	for (i = 0; i < npages; i++) {
 		uintptr_t page = PAGE(addr, i);
 		uint8_t v;
@@ -286,6 +292,7 @@ static size_t walk_only(struct zs_pager *p, uintptr_t addr, size_t npages, const
 	}
 	if (r.n)
 		done(p, &r, arg);
+	zs_signals_unblock();
 	return taken;
 }
 
@@ -717,7 +724,7 @@ static void update_bits(struct zs_pager *p, uintptr_t addr, size_t n, uint8_t cl
 {
 	size_t i;
 
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n; i++) { /* one CAS at a time: nothing stays BUSY */
 		uint8_t *s = state_of(p, PAGE(addr, i)), v = settled(s);
 
 		while ((v & ZS_PS_MAPPED) &&
