@@ -20,7 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <ucontext.h>
+#include <unistd.h>
 
 #include "shim.h"
 
@@ -48,10 +50,13 @@ static void chain(int sig, siginfo_t *si, void *uc)
 
 	if (!(a->sa_flags & SA_SIGINFO) && (a->sa_handler == SIG_DFL || a->sa_handler == SIG_IGN)) {
 		if (sig == SIGSEGV) {
-			/* Step aside: the access runs again and gets the default. */
+			/* Step aside: the access runs again and gets the default;
+			 * a SIGSEGV sent by kill or raise is sent again. */
 			struct sigaction dfl = { .sa_handler = SIG_DFL };
 
 			real_sigaction(sig, &dfl, NULL);
+			if (si->si_code <= 0)
+				syscall(SYS_tgkill, getpid(), (pid_t)syscall(SYS_gettid), sig);
 		}
 		return;
 	}
