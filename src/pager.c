@@ -760,16 +760,32 @@ int zs_pager_protect(struct zs_pager *p, uintptr_t addr, size_t len, int prot)
 }
 
 /* Make a run of protected pages present again, thawing the frozen ones. */
+/* Make a run of protected pages present again, thawing the frozen ones.
+ * A page that cannot be restored stays frozen (never opened empty): the
+ * run is opened in the pieces around it. */
 static void lock_run(struct zs_pager *p, struct run *r, void *arg)
 {
+	struct run part = { .n = 0, .prot = r->prot };
 	size_t i;
 
-	for (i = 0; i < r->n; i++)
-		if (STATE(r->was[i]) == ZS_PS_FROZEN && restore(p, PAGE(r->start, i)) != 0)
-			PSTAT_ADD(p, thaw_failures, 1); /* the page stays, empty */
-	zs_sys_mprotect((void *)r->start, r->n << ZS_PAGE_SHIFT, r->prot);
-	settle_run(p, r, ZS_PS_PRESENT, true);
-	zs_count_sub(&p->stats.protected_pages, r->n);
+	for (i = 0; i < r->n; i++) {
+		uintptr_t page = PAGE(r->start, i);
+		uint8_t v = r->was[i];
+
+		if (STATE(v) == ZS_PS_FROZEN) {
+			if (restore(p, page) != 0) {
+				PSTAT_ADD(p, thaw_failures, 1);
+				set_state(state_of(p, page), v);
+				open_run(p, &part);
+				continue;
+			}
+			v = with_state(v, ZS_PS_SAMPLED);
+		}
+		if (!part.n)
+			part.start = page;
+		part.was[part.n++] = v;
+	}
+	open_run(p, &part);
 }
 
 void zs_pager_lock(struct zs_pager *p, uintptr_t addr, size_t len, bool locked)

@@ -17,6 +17,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "pagegen.h"
 #include "pager.h"
 #include "tap.h"
@@ -290,6 +291,29 @@ static void test_pins(void)
 	is(zs_pager_pin(&pager, 4096, 100), -1, "memory outside the reservation needs no pin");
 }
 
+/* mlock over frozen pages whose stored copy cannot be read (a failing
+ * swap file): those pages stay frozen, never opened empty, and come back
+ * intact once reads work again. */
+static void test_lock_failure(void)
+{
+	struct zs_pager_stats before = pstats();
+	int i, frozen = 0;
+
+	fill(17);
+	zs_pager_sample(&pager, (uintptr_t)base, NPAGES, NULL);
+	zs_pager_freeze(&pager, (uintptr_t)base, NPAGES);
+	zs_fault_arm(ZS_FAULT_SWAP_READ, 0, 1000000);
+	zs_pager_lock(&pager, (uintptr_t)base, NPAGES * ZS_PAGE_SIZE, true);
+	zs_fault_arm(ZS_FAULT_SWAP_READ, 0, 0);
+	for (i = 0; i < NPAGES; i++)
+		frozen += (*zs_region_state(&pager.region, (uintptr_t)PG(i)) & ZS_PS_STATE_MASK) ==
+			  ZS_PS_FROZEN;
+	ok(frozen > 0 && pstats().thaw_failures > before.thaw_failures,
+	   "pages that could not be read back stay frozen (%d)", frozen);
+	zs_pager_lock(&pager, (uintptr_t)base, NPAGES * ZS_PAGE_SIZE, false);
+	is(mismatches(17), 0, "and come back intact once the swap file reads again");
+}
+
 /* Near the VMA limit a fault brings back its whole block, so the
  * protection changes over runs instead of splitting areas page by page. */
 static void test_cluster(void)
@@ -370,6 +394,7 @@ int main(void)
 	test_discard_and_lock();
 	test_threads();
 	test_pins();
+	test_lock_failure();
 	test_cluster();
 	test_pinned_syscalls();
 	zs_pager_destroy(&pager);
