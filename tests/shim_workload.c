@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #define NOBJ 2000
@@ -107,10 +108,19 @@ static void heap_round(struct obj *o, uint64_t *rnd)
 	}
 }
 
-static void on_segv(int sig, siginfo_t *si, void *uc)
+static void on_segv(int sig, siginfo_t *si, void *ctx)
 {
+	ucontext_t *uc = ctx;
+	char msg[160];
+	int n;
+
 	if (expect)
 		siglongjmp(*expect, 1);
+	/* Not expected: say where, then die with it. */
+	n = snprintf(msg, sizeof(msg), "shim_workload: SIGSEGV at %p, code %d, ip %#llx\n",
+		     si->si_addr, si->si_code, (unsigned long long)uc->uc_mcontext.gregs[REG_RIP]);
+	if (write(2, msg, (size_t)n) < 0)
+		failures++;
 	signal(SIGSEGV, SIG_DFL);
 }
 
@@ -119,7 +129,7 @@ static void on_segv(int sig, siginfo_t *si, void *uc)
 static void mapping_round(uint64_t tag)
 {
 	size_t n = 8 << 20, page = 4096;
-	unsigned char *m = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	unsigned char *volatile m = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	sigjmp_buf jb;
 	volatile int faulted = 0;
 
