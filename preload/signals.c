@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "shim.h"
+#include "stats.h"
 
 #define ALTSTACK_SIZE (64UL << 10)
 
@@ -70,6 +71,35 @@ static void chain(int sig, siginfo_t *si, void *uc)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
+/* ZSWAPSIM_DEBUG_FAULTS (read once at start): say which managed faults
+ * the pager declined, with the page's state byte, to stderr. */
+static int debug_faults = -1;
+
+static bool getenv_debug(void)
+{
+	return debug_faults > 0;
+}
+
+static void report_declined(uintptr_t addr, bool write)
+{
+	char msg[96] = "zswapsim: declined fault at 0x", num[24];
+	size_t n = strlen(msg), i;
+	uintptr_t a = addr;
+	int shift;
+
+	if (!zs_region_contains(shim_region(), addr))
+		return;
+	for (shift = 60; shift >= 0; shift -= 4)
+		msg[n++] = "0123456789abcdef"[(a >> shift) & 15];
+	memcpy(msg + n, write ? " write state " : " read state ", write ? 13 : 12);
+	n += write ? 13 : 12;
+	zs_utoa(*zs_region_state(shim_region(), addr), num);
+	for (i = 0; num[i]; i++)
+		msg[n++] = num[i];
+	msg[n++] = '\n';
+	zs_write_all(2, msg, n);
+}
+
 static void on_signal(int sig, siginfo_t *si, void *ctx)
 {
 	ucontext_t *uc = ctx;
@@ -78,8 +108,11 @@ static void on_signal(int sig, siginfo_t *si, void *ctx)
 	if (sig == SIGSEGV) {
 		bool write = (uc->uc_mcontext.gregs[REG_ERR] & 2) != 0;
 
-		if (!zs_pager_fault(&shim.pager, (uintptr_t)si->si_addr, write))
+		if (!zs_pager_fault(&shim.pager, (uintptr_t)si->si_addr, write)) {
+			if (getenv_debug())
+				report_declined((uintptr_t)si->si_addr, write);
 			chain(sig, si, ctx);
+		}
 	} else {
 		shim_dump_stats(shim.stats_fd);
 		chain(sig, si, ctx);
@@ -184,6 +217,9 @@ SHIM_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(
 
 int shim_signals_init(void)
 {
+	const char *debug = getenv("ZSWAPSIM_DEBUG_FAULTS");
+
+	debug_faults = debug && *debug == '1';
 	if (!real_sigaction)
 		real_sigaction = (sigaction_fn)dlsym(RTLD_NEXT, "sigaction");
 	if (!real_sigaction || pthread_key_create(&altstack_key, altstack_free))
