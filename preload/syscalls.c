@@ -220,19 +220,34 @@ PINNED_IOV(ssize_t, preadv, (int fd, const struct iovec *iov, int cnt, off_t off
 PINNED_IOV(ssize_t, pwritev, (int fd, const struct iovec *iov, int cnt, off_t off), iov, cnt,
 	   (fd, iov, cnt, off))
 
+/* recvfrom: the data, the address and its length. */
+static void pin_from(int slots[3], void *buf, size_t n, struct sockaddr *addr, socklen_t *alen)
+{
+	slots[0] = pin(buf, n);
+	slots[1] = pin(addr, alen ? *alen : 0);
+	slots[2] = pin(alen, sizeof(*alen));
+}
+
+static void unpin_keep_errno(const int *slots, int n)
+{
+	int err = errno, i;
+
+	for (i = 0; i < n; i++)
+		unpin(slots[i]);
+	errno = err;
+}
+
 /* recvfrom/sendto: the data and the address. */
 SHIM_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr,
 			     socklen_t *alen)
 {
 	REAL(recvfrom);
-	int s1 = pin(buf, n), s2 = pin(addr, alen ? *alen : 0), s3 = pin(alen, sizeof(*alen));
-	ssize_t ret = real_recvfrom(fd, buf, n, flags, addr, alen);
-	int err = errno;
+	int slots[3];
+	ssize_t ret;
 
-	unpin(s1);
-	unpin(s2);
-	unpin(s3);
-	errno = err;
+	pin_from(slots, buf, n, addr, alen);
+	ret = real_recvfrom(fd, buf, n, flags, addr, alen);
+	unpin_keep_errno(slots, 3);
 	return ret;
 }
 
@@ -377,13 +392,11 @@ SHIM_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, i
 				   struct sockaddr *addr, socklen_t *alen)
 {
 	REAL(__recvfrom_chk);
-	int s1 = pin(buf, n), s2 = pin(addr, alen ? *alen : 0), s3 = pin(alen, sizeof(*alen));
-	ssize_t ret = real___recvfrom_chk(fd, buf, n, buflen, flags, addr, alen);
-	int err = errno;
+	int slots[3];
+	ssize_t ret;
 
-	unpin(s1);
-	unpin(s2);
-	unpin(s3);
-	errno = err;
+	pin_from(slots, buf, n, addr, alen);
+	ret = real___recvfrom_chk(fd, buf, n, buflen, flags, addr, alen);
+	unpin_keep_errno(slots, 3);
 	return ret;
 }

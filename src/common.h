@@ -43,6 +43,18 @@
 #define zs_count_sub(p, n) __atomic_fetch_sub((p), (n), __ATOMIC_RELAXED)
 #define zs_count_read(p) __atomic_load_n((p), __ATOMIC_RELAXED)
 
+/* Copy a struct of uint64_t counters, each read atomically (a snapshot
+ * for statistics).  Async-signal-safe. */
+static inline void zs_counters_read(void *dst, const void *src, size_t bytes)
+{
+	const uint64_t *from = src;
+	uint64_t *to = dst;
+	size_t i;
+
+	for (i = 0; i < bytes / sizeof(uint64_t); i++)
+		to[i] = zs_count_read(&from[i]);
+}
+
 struct zs_lock {
 	pthread_mutex_t mutex;
 };

@@ -632,11 +632,6 @@ const struct zs_options *zs_engine_options(const struct zs_engine *e)
 
 void zs_engine_stats(struct zs_engine *e, struct zs_stats *out)
 {
-	const uint64_t *src = (const uint64_t *)&e->stats;
-	uint64_t *dst = (uint64_t *)out;
-	size_t i;
-
-	for (i = 0; i < sizeof(*out) / sizeof(uint64_t); i++)
-		dst[i] = zs_count_read(&src[i]);
+	zs_counters_read(out, &e->stats, sizeof(*out));
 	out->pool_total_size = zs_engine_pool_bytes(e);
 }

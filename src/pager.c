@@ -102,12 +102,7 @@ void zs_pager_destroy(struct zs_pager *p)
 
 void zs_pager_stats(struct zs_pager *p, struct zs_pager_stats *out)
 {
-	const uint64_t *src = (const uint64_t *)&p->stats;
-	uint64_t *dst = (uint64_t *)out;
-	size_t i;
-
-	for (i = 0; i < sizeof(*out) / sizeof(uint64_t); i++)
-		dst[i] = zs_count_read(&src[i]);
+	zs_counters_read(out, &p->stats, sizeof(*out));
 }
 
 /* ---- runs ---- */
@@ -516,6 +511,23 @@ static void open_run(struct zs_pager *p, struct run *r)
 	r->n = 0;
 }
 
+/* An owned page about to be opened: a frozen one gets its contents back
+ * (*v becomes sampled: contents in place, still inaccessible).  false when
+ * they cannot be read back: the page is frozen again and must stay shut. */
+static bool refill(struct zs_pager *p, uintptr_t page, uint8_t *v)
+{
+	if (STATE(*v) != ZS_PS_FROZEN)
+		return true;
+	if (restore(p, page) != 0) {
+		PSTAT_ADD(p, thaw_failures, 1);
+		set_state(state_of(p, page), *v);
+		return false;
+	}
+	PSTAT_ADD(p, thaws, 1);
+	*v = with_state(*v, ZS_PS_SAMPLED);
+	return true;
+}
+
 /* Bring back every protected page of the aligned block of `cluster` pages
  * around `page` (owned, state `was`), so that the protection changes over
  * whole runs: near the VMA limit, thawing one page in a protected run
@@ -533,15 +545,9 @@ static int thaw_cluster(struct zs_pager *p, uintptr_t page, uint8_t was, size_t 
 			open_run(p, &r);
 			continue;
 		}
-		if (STATE(v) == ZS_PS_FROZEN) {
-			if (restore(p, q) != 0) {
-				PSTAT_ADD(p, thaw_failures, 1);
-				set_state(state_of(p, q), v);
-				open_run(p, &r);
-				continue;
-			}
-			PSTAT_ADD(p, thaws, 1);
-			v = with_state(v, ZS_PS_SAMPLED);
+		if (!refill(p, q, &v)) {
+			open_run(p, &r);
+			continue;
 		}
 		if (!run_extends(&r, q, PROT(v))) {
 			open_run(p, &r);
@@ -772,14 +778,9 @@ static void lock_run(struct zs_pager *p, struct run *r, void *arg)
 		uintptr_t page = PAGE(r->start, i);
 		uint8_t v = r->was[i];
 
-		if (STATE(v) == ZS_PS_FROZEN) {
-			if (restore(p, page) != 0) {
-				PSTAT_ADD(p, thaw_failures, 1);
-				set_state(state_of(p, page), v);
-				open_run(p, &part);
-				continue;
-			}
-			v = with_state(v, ZS_PS_SAMPLED);
+		if (!refill(p, page, &v)) {
+			open_run(p, &part);
+			continue;
 		}
 		if (!part.n)
 			part.start = page;
