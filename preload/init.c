@@ -9,10 +9,12 @@
  * message naming it, since it must never run on a setting it did not ask
  * for.  A set-user-ID program (secure execution) runs without the shim.
  *
- * The reclaim thread wakes every 10 ms; a cheap look at the process's RSS
+ * The reclaim thread wakes every 10 ms, or at once when a first touch waits
+ * for room under the limit (admit); a cheap look at the process's RSS
  * (which includes the pool) rules out pressure without scanning.  Under
  * pressure it runs the clock (src/reclaim.c) under map_lock, in slices of 64
- * windows, without sleeping between slices while it makes progress.
+ * windows, sleeping only a millisecond between slices while it makes
+ * progress.
  */
 #include "config.h"
 
@@ -21,7 +23,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/futex.h>
 #include <sys/auxv.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -128,25 +132,60 @@ void shim_throttle(void)
 		__atomic_store_n(&shim.pressure, 0, __ATOMIC_RELAXED);
 }
 
+/* Wake the reclaim thread now.  Async-signal-safe. */
+static void kick_reclaim(void)
+{
+	if (!__atomic_exchange_n(&shim.kicked, 1, __ATOMIC_SEQ_CST))
+		syscall(SYS_futex, &shim.kicked, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+/* Sleep until `ns` have passed or someone kicks; whether someone did. */
+static bool reclaim_sleep(long ns)
+{
+	struct timespec t = { 0, ns };
+
+	syscall(SYS_futex, &shim.kicked, FUTEX_WAIT_PRIVATE, 0, &t, NULL, 0);
+	return __atomic_exchange_n(&shim.kicked, 0, __ATOMIC_SEQ_CST);
+}
+
+/* A first touch over the limit waits for the reclaim thread to make room,
+ * as a task at its cgroup's limit reclaims before its page fault is done.
+ * Never for long, and not at all when reclaim can free nothing more: the
+ * program then goes on over its limit, where Linux would kill it.
+ * Async-signal-safe (the SIGSEGV handler calls it). */
+static bool admit(struct zs_pager *p, size_t pages)
+{
+	struct timespec tick = { 0, 100 * 1000 };
+	int i;
+
+	for (i = 0; i < 500 && !zs_reclaim_has_room(&shim.reclaim, pages) &&
+		    !__atomic_load_n(&shim.reclaim_stuck, __ATOMIC_RELAXED);
+	     i++) {
+		kick_reclaim();
+		nanosleep(&tick, NULL);
+	}
+	return i > 0;
+}
+
 static void *reclaim_main(void *arg)
 {
-	struct timespec idle = { 0, 10 * 1000 * 1000 }, busy = { 0, 1000 * 1000 };
 	uint64_t limit = shim.reclaim.limit_pages, ticks = 0;
+	bool kicked = false;
 	sigset_t all;
 
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	for (;;) {
 		uint64_t rss = rss_pages();
-		int ret = rss > limit ? reclaim_slice(64) : 0;
+		int ret = rss > limit || kicked ? reclaim_slice(64) : 0;
 
 		if (++ticks % (ret == -EAGAIN ? 20 : 100) == 0)
 			count_vmas();
-
+		__atomic_store_n(&shim.reclaim_stuck, ret == -ENOSPC, __ATOMIC_RELAXED);
 		/* Well over (by an eighth): make the allocators help. */
 		__atomic_store_n(&shim.pressure, ret == -EAGAIN && rss > limit + limit / 8,
 				 __ATOMIC_RELAXED);
-		nanosleep(ret == -EAGAIN ? &busy : &idle, NULL);
+		kicked = reclaim_sleep(ret == -EAGAIN ? 1000 * 1000 : 10 * 1000 * 1000);
 	}
 	return NULL;
 }
@@ -156,8 +195,10 @@ static void start_reclaim(void)
 	pthread_t t;
 
 	if (shim.reclaim.limit_pages &&
-	    shim_real_pthread_create(&t, NULL, reclaim_main, NULL) == 0)
+	    shim_real_pthread_create(&t, NULL, reclaim_main, NULL) == 0) {
 		pthread_detach(t);
+		zs_pager_set_admit(&shim.pager, admit);
+	}
 }
 
 /* After fork, the child has no reclaim thread, and must not reclaim at all:
@@ -168,6 +209,7 @@ static void after_fork_child(void)
 {
 	pthread_mutex_init(&shim.map_lock, NULL);
 	shim.reclaim.limit_pages = 0;
+	zs_pager_set_admit(&shim.pager, NULL);
 	__atomic_store_n(&shim.pressure, 0, __ATOMIC_RELAXED);
 	zs_region_after_fork_child(shim_region());
 	zs_engine_after_fork_child(shim.engine);

@@ -29,15 +29,21 @@ static size_t page_round(size_t len)
 	return (len + ZS_PAGE_SIZE - 1) & ZS_PAGE_MASK;
 }
 
-/* Under map_lock: make a range of the reservation a fresh mapping. */
+/* Under map_lock: make a range of the reservation a fresh mapping.  Under
+ * a limit it stays PROT_NONE until first touched, so that first touches are
+ * charged (pager.h), unless the caller wants it in memory now. */
 static int map_locked(void *addr, size_t len, int prot, int flags)
 {
-	void *p = zs_sys_mmap(addr, len, prot,
+	bool fresh = shim.reclaim.limit_pages && !(flags & (MAP_POPULATE | MAP_LOCKED));
+	void *p = zs_sys_mmap(addr, len, fresh ? PROT_NONE : prot,
 			      MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | (flags & KEEP_FLAGS), -1, 0);
 
 	if (p == MAP_FAILED)
 		return -errno;
-	zs_pager_map(&shim.pager, (uintptr_t)addr, len, prot);
+	if (fresh)
+		zs_pager_map_fresh(&shim.pager, (uintptr_t)addr, len, prot);
+	else
+		zs_pager_map(&shim.pager, (uintptr_t)addr, len, prot);
 	if (flags & MAP_LOCKED)
 		zs_pager_lock(&shim.pager, (uintptr_t)addr, len, true);
 	return 0;

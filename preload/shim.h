@@ -44,6 +44,8 @@ struct shim {
 	pthread_mutex_t map_lock;
 	int reclaim_paused;        /* exec in flight: the clock waits (atomic) */
 	int pressure;              /* RSS well over the limit: allocators help (atomic) */
+	int kicked;                /* a first touch waits: reclaim now (futex word) */
+	int reclaim_stuck;         /* the clock can free nothing more (atomic) */
 	uint64_t vmas;             /* VMAs of the process, last counted */
 	int stats_fd;              /* where dumps go */
 };

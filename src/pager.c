@@ -52,9 +52,15 @@ static bool swap_state(uint8_t *s, uint8_t *old, uint8_t v)
 	return __atomic_compare_exchange_n(s, old, v, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 }
 
+/* `v` moved to `state`: a page that changes state is no longer fresh. */
 static uint8_t with_state(uint8_t v, uint8_t state)
 {
-	return (uint8_t)((v & ~ZS_PS_STATE_MASK) | state);
+	return (uint8_t)((v & ~(ZS_PS_STATE_MASK | ZS_PS_FRESH)) | state);
+}
+
+static bool is_fresh(uint8_t v)
+{
+	return STATE(v) == ZS_PS_SAMPLED && (v & ZS_PS_FRESH);
 }
 
 /* Wait until nobody owns the page; its settled state byte. */
@@ -122,6 +128,33 @@ typedef void (*run_fn)(struct zs_pager *p, struct run *r, void *arg);
 static bool run_extends(const struct run *r, uintptr_t page, int prot)
 {
 	return r->n && r->n < ZS_PAGER_RUN && PAGE(r->start, r->n) == page && r->prot == prot;
+}
+
+/* ---- areas: the VMA estimate between counts ---- */
+
+/* The protection the kernel has on a page by its state byte; -1 when it
+ * cannot be told (not mapped, or moving). */
+static int kernel_prot(struct zs_pager *p, uintptr_t page)
+{
+	uint8_t v;
+
+	if (!zs_region_contains(&p->region, page))
+		return -1;
+	v = load_state(state_of(p, page));
+	if (!(v & ZS_PS_MAPPED) || STATE(v) == ZS_PS_BUSY)
+		return -1;
+	return STATE(v) == ZS_PS_PRESENT ? PROT(v) : PROT_NONE;
+}
+
+/* [start, start + n pages), now inside one area, is about to get `prot`:
+ * it splits its area in three, unless a neighbour has `prot` already (the
+ * run joins it) and both neighbours have it (the three areas merge). */
+static void note_areas(struct zs_pager *p, uintptr_t start, size_t n, int prot)
+{
+	int joins = (kernel_prot(p, start - ZS_PAGE_SIZE) == prot) +
+		    (kernel_prot(p, PAGE(start, n)) == prot);
+
+	zs_count_add(&p->splits, (uint64_t)(int64_t)(2 - 2 * joins));
 }
 
 /* ---- pins ---- */
@@ -297,17 +330,13 @@ static size_t walk(struct zs_pager *p, uintptr_t addr, size_t npages, want_fn wa
 	return walk_only(p, addr, npages, NULL, want, done, arg);
 }
 
-/* Give every page of the run a state: `state` plus what it had, less
- * REFERENCED unless `referenced`. */
-static void settle_run(struct zs_pager *p, struct run *r, uint8_t state, bool referenced)
+/* Give every page of the run `state`, keeping the rest of what it had. */
+static void settle_run(struct zs_pager *p, struct run *r, uint8_t state)
 {
 	size_t i;
 
-	for (i = 0; i < r->n; i++) {
-		uint8_t v = with_state(r->was[i], state) & (uint8_t)~ZS_PS_REFERENCED;
-
-		set_state(state_of(p, PAGE(r->start, i)), referenced ? v | ZS_PS_REFERENCED : v);
-	}
+	for (i = 0; i < r->n; i++)
+		set_state(state_of(p, PAGE(r->start, i)), with_state(r->was[i], state));
 }
 
 static void settle_back(struct zs_pager *p, struct run *r)
@@ -328,13 +357,13 @@ static bool want_sample(uint8_t v)
 
 static void sample_run(struct zs_pager *p, struct run *r, void *arg)
 {
+	note_areas(p, r->start, r->n, PROT_NONE);
 	if (zs_sys_mprotect((void *)r->start, r->n << ZS_PAGE_SHIFT, PROT_NONE) != 0) {
 		zs_sys_mprotect((void *)r->start, r->n << ZS_PAGE_SHIFT, r->prot);
 		settle_back(p, r);
 		return;
 	}
-	settle_run(p, r, ZS_PS_SAMPLED, false);
-	zs_count_add(&p->splits, 2);
+	settle_run(p, r, ZS_PS_SAMPLED);
 	PSTAT_ADD(p, samples, r->n);
 	PSTAT_ADD(p, protected_pages, r->n);
 }
@@ -347,16 +376,17 @@ size_t zs_pager_sample(struct zs_pager *p, uintptr_t addr, size_t npages,
 
 static bool want_sampled(uint8_t v)
 {
-	return (v & ZS_PS_MAPPED) && STATE(v) == ZS_PS_SAMPLED;
+	return (v & ZS_PS_MAPPED) && STATE(v) == ZS_PS_SAMPLED && !(v & ZS_PS_FRESH);
 }
 
 static void unsample_run(struct zs_pager *p, struct run *r, void *arg)
 {
+	note_areas(p, r->start, r->n, r->prot);
 	if (zs_sys_mprotect((void *)r->start, r->n << ZS_PAGE_SHIFT, r->prot) != 0) {
 		settle_back(p, r);
 		return;
 	}
-	settle_run(p, r, ZS_PS_PRESENT, false);
+	settle_run(p, r, ZS_PS_PRESENT);
 	zs_count_sub(&p->stats.protected_pages, r->n);
 }
 
@@ -367,7 +397,7 @@ size_t zs_pager_unsample(struct zs_pager *p, uintptr_t addr, size_t npages)
 
 static bool want_freeze(uint8_t v)
 {
-	return (v & ZS_PS_MAPPED) && STATE(v) == ZS_PS_SAMPLED && !(v & ZS_PS_LOCKED);
+	return want_sampled(v) && !(v & ZS_PS_LOCKED);
 }
 
 /* Read a run through /proc/self/mem into run_buf: 0 or -errno. */
@@ -488,25 +518,40 @@ void zs_pager_after_fork_child(struct zs_pager *p)
 
 /* ---- clusters: thawing without splitting areas ---- */
 
-/* Take a protected page unless another thread owns it (no waiting: two
- * threads clustering side by side must not wait on each other). */
-static bool try_take(uint8_t *s, uint8_t *v)
+static bool want_fresh(uint8_t v)
 {
-	*v = load_state(s);
-	return want_protected(*v) && swap_state(s, v, with_state(*v, ZS_PS_BUSY));
+	return (v & ZS_PS_MAPPED) && is_fresh(v);
 }
 
-/* Make a run of owned pages (contents in place) accessible; if the kernel
- * refuses, they stay protected with their contents: sampled. */
+/* Take a page `want` says so of, unless another thread owns it (no
+ * waiting: two threads clustering side by side must not wait on each
+ * other). */
+static bool try_take(uint8_t *s, uint8_t *v, want_fn want)
+{
+	*v = load_state(s);
+	return want(*v) && swap_state(s, v, with_state(*v, ZS_PS_BUSY));
+}
+
+/* Make a run of owned pages (contents in place, or fresh) accessible; if
+ * the kernel refuses, they stay protected as they are: sampled with their
+ * contents, or fresh. */
 static void open_run(struct zs_pager *p, struct run *r)
 {
+	size_t i, fresh = 0;
+
 	if (!r->n)
 		return;
+	for (i = 0; i < r->n; i++)
+		fresh += is_fresh(r->was[i]);
+	note_areas(p, r->start, r->n, r->prot);
 	if (zs_sys_mprotect((void *)r->start, r->n << ZS_PAGE_SHIFT, r->prot) == 0) {
-		settle_run(p, r, ZS_PS_PRESENT, true);
+		settle_run(p, r, ZS_PS_PRESENT);
 		zs_count_sub(&p->stats.protected_pages, r->n);
+		PSTAT_ADD(p, first_touches, fresh);
 	} else {
-		settle_run(p, r, ZS_PS_SAMPLED, false);
+		for (i = 0; i < r->n; i++)
+			set_state(state_of(p, PAGE(r->start, i)),
+				  is_fresh(r->was[i]) ? r->was[i] : with_state(r->was[i], ZS_PS_SAMPLED));
 	}
 	r->n = 0;
 }
@@ -528,24 +573,30 @@ static bool refill(struct zs_pager *p, uintptr_t page, uint8_t *v)
 	return true;
 }
 
-/* Bring back every protected page of the aligned block of `cluster` pages
- * around `page` (owned, state `was`), so that the protection changes over
- * whole runs: near the VMA limit, thawing one page in a protected run
- * would split its area in three.  1 when `page` is accessible now. */
-static int thaw_cluster(struct zs_pager *p, uintptr_t page, uint8_t was, size_t cluster)
+/* Bring back `page` (owned, state `was`) and every page `want` says so of
+ * in the aligned block of `cluster` pages around it, so that the protection
+ * changes over whole runs: near the VMA limit, thawing one page in a
+ * protected run would split its area in three; a first touch opens its
+ * neighbours too.  1: retry the access (the page is open, or the kernel
+ * refused and it stays protected with its contents); 0: its contents could
+ * not be restored. */
+static int thaw_cluster(struct zs_pager *p, uintptr_t page, uint8_t was, size_t cluster,
+			want_fn want)
 {
 	uintptr_t start = page & ~((cluster << ZS_PAGE_SHIFT) - 1), q;
 	struct run r = { .n = 0 };
+	int ret = 1;
 
 	for (q = start; q < start + (cluster << ZS_PAGE_SHIFT); q += ZS_PAGE_SIZE) {
 		uint8_t v = was;
 
 		if (!zs_region_contains(&p->region, q) ||
-		    (q != page && !try_take(state_of(p, q), &v))) {
+		    (q != page && !try_take(state_of(p, q), &v, want))) {
 			open_run(p, &r);
 			continue;
 		}
 		if (!refill(p, q, &v)) {
+			ret = q != page;
 			open_run(p, &r);
 			continue;
 		}
@@ -557,12 +608,17 @@ static int thaw_cluster(struct zs_pager *p, uintptr_t page, uint8_t was, size_t 
 		r.was[r.n++] = v;
 	}
 	open_run(p, &r);
-	return STATE(load_state(state_of(p, page))) == ZS_PS_PRESENT;
+	return ret;
 }
 
 void zs_pager_set_cluster(struct zs_pager *p, size_t pages)
 {
 	__atomic_store_n(&p->cluster, pages > 1 ? pages : 1, __ATOMIC_RELAXED);
+}
+
+void zs_pager_set_admit(struct zs_pager *p, zs_admit_fn admit)
+{
+	__atomic_store_n(&p->admit, admit, __ATOMIC_RELEASE);
 }
 
 void zs_pager_note_vmas(struct zs_pager *p, uint64_t count, uint64_t budget)
@@ -574,8 +630,10 @@ void zs_pager_note_vmas(struct zs_pager *p, uint64_t count, uint64_t budget)
 
 uint64_t zs_pager_vma_estimate(struct zs_pager *p)
 {
-	return zs_count_read(&p->vmas_counted) + zs_count_read(&p->splits) -
-	       zs_count_read(&p->splits_at_count);
+	int64_t since = (int64_t)(zs_count_read(&p->splits) - zs_count_read(&p->splits_at_count));
+	int64_t n = (int64_t)zs_count_read(&p->vmas_counted) + since;
+
+	return n > 0 ? (uint64_t)n : 0;
 }
 
 /* Over the VMA budget, by the last count plus what may have split since. */
@@ -584,6 +642,12 @@ static bool over_budget(struct zs_pager *p)
 	uint64_t budget = zs_count_read(&p->vma_budget);
 
 	return budget && zs_pager_vma_estimate(p) > budget;
+}
+
+/* Pages a first touch opens: a block, bigger over the VMA budget. */
+static size_t fresh_block(struct zs_pager *p)
+{
+	return over_budget(p) ? 512 : ZS_PAGER_FRESH_BLOCK;
 }
 
 /* The fault side's one page: bring it back (contents, then protection).
@@ -595,26 +659,28 @@ static int thaw(struct zs_pager *p, uintptr_t page, uint8_t was)
 	uint64_t start = zs_now_ns();
 	int ret;
 
+	if (is_fresh(was))
+		return thaw_cluster(p, page, was, fresh_block(p), want_fresh);
 	if (cluster <= 1 && over_budget(p))
 		cluster = 64;
 	if (cluster > 1) {
-		ret = thaw_cluster(p, page, was, cluster);
+		ret = thaw_cluster(p, page, was, cluster, want_protected);
 	} else if (STATE(was) == ZS_PS_FROZEN && restore(p, page) != 0) {
 		PSTAT_ADD(p, thaw_failures, 1);
 		set_state(state_of(p, page), was);
 		return 0;
-	} else if (zs_sys_mprotect((void *)page, ZS_PAGE_SIZE, PROT(was)) != 0) {
+	} else if (note_areas(p, page, 1, PROT(was)),
+		   zs_sys_mprotect((void *)page, ZS_PAGE_SIZE, PROT(was)) != 0) {
 		/* The VMA limit, met between two counts.  A whole block does not
 		 * split; if even that is refused the page stays sampled, with
 		 * its contents, and the access faults again until the clock has
 		 * merged areas back (it unsamples over the budget). */
-		thaw_cluster(p, page, with_state(was, ZS_PS_SAMPLED), 512);
+		thaw_cluster(p, page, with_state(was, ZS_PS_SAMPLED), 512, want_protected);
 		if (STATE(was) == ZS_PS_FROZEN)
 			PSTAT_ADD(p, thaws, 1);
 		ret = 1;
 	} else {
-		zs_count_add(&p->splits, 2);
-		set_state(state_of(p, page), with_state(was, ZS_PS_PRESENT) | ZS_PS_REFERENCED);
+		set_state(state_of(p, page), with_state(was, ZS_PS_PRESENT));
 		zs_count_sub(&p->stats.protected_pages, 1);
 		if (STATE(was) == ZS_PS_FROZEN)
 			PSTAT_ADD(p, thaws, 1);
@@ -632,9 +698,21 @@ static int allows(int prot, bool write)
 	return write ? !!(prot & PROT_WRITE) : !!(prot & (PROT_READ | PROT_EXEC));
 }
 
+/* A page coming into memory (a first touch, a thaw) may have to wait for
+ * room under the limit: it asks before it owns anything, so that nobody
+ * waits for it meanwhile. */
+static void admit(struct zs_pager *p, uint8_t v)
+{
+	zs_admit_fn fn = __atomic_load_n(&p->admit, __ATOMIC_ACQUIRE);
+
+	if (fn && fn(p, is_fresh(v) ? fresh_block(p) : 1))
+		PSTAT_ADD(p, throttled, 1);
+}
+
 static int fault(struct zs_pager *p, uintptr_t page, bool write)
 {
 	uint8_t *s = state_of(p, page);
+	bool admitted = false;
 
 	for (;;) {
 		uint8_t v = settled(s);
@@ -643,6 +721,11 @@ static int fault(struct zs_pager *p, uintptr_t page, bool write)
 			return 0;
 		if (STATE(v) == ZS_PS_PRESENT)
 			return allows(PROT(v), write); /* restored meanwhile, or the program's own */
+		if ((is_fresh(v) || STATE(v) == ZS_PS_FROZEN) && !admitted) {
+			admit(p, v);
+			admitted = true;
+			continue;
+		}
 		if (swap_state(s, &v, with_state(v, ZS_PS_BUSY)))
 			return thaw(p, page, v);
 	}
@@ -668,14 +751,40 @@ static size_t pages_in(uintptr_t addr, size_t len)
 	return (len + (addr & ~ZS_PAGE_MASK) + ZS_PAGE_SIZE - 1) >> ZS_PAGE_SHIFT;
 }
 
-void zs_pager_map(struct zs_pager *p, uintptr_t addr, size_t len, int prot)
+static size_t map_as(struct zs_pager *p, uintptr_t addr, size_t len, uint8_t v)
 {
 	size_t i, n = pages_in(addr, len);
 
 	addr &= ZS_PAGE_MASK;
 	for (i = 0; i < n; i++)
-		set_state(state_of(p, PAGE(addr, i)),
-			  (uint8_t)(ZS_PS_MAPPED | ZS_PS_PRESENT | (prot & ZS_PS_PROT_MASK)));
+		set_state(state_of(p, PAGE(addr, i)), v);
+	return n;
+}
+
+void zs_pager_map(struct zs_pager *p, uintptr_t addr, size_t len, int prot)
+{
+	map_as(p, addr, len, (uint8_t)(ZS_PS_MAPPED | ZS_PS_PRESENT | (prot & ZS_PS_PROT_MASK)));
+}
+
+/* The kernel merges two neighbouring areas only if they share their
+ * anon_vma, which an area gets at its first page fault.  Fresh blocks open
+ * in any order, each a piece of its own by then: give the area one now (a
+ * write through /proc/self/mem makes a page, MADV_DONTNEED drops it) so
+ * that the pieces share it and merge back as they open. */
+static void prime_anon_vma(struct zs_pager *p, uintptr_t addr)
+{
+	char zero = 0;
+
+	if (zs_pio(p->mem_fd, &zero, 1, (long)addr, 1) == 0)
+		zs_sys_madvise((void *)addr, ZS_PAGE_SIZE, MADV_DONTNEED);
+}
+
+void zs_pager_map_fresh(struct zs_pager *p, uintptr_t addr, size_t len, int prot)
+{
+	uint8_t v = (uint8_t)(ZS_PS_MAPPED | ZS_PS_SAMPLED | ZS_PS_FRESH | (prot & ZS_PS_PROT_MASK));
+
+	prime_anon_vma(p, addr & ZS_PAGE_MASK);
+	PSTAT_ADD(p, protected_pages, map_as(p, addr, len, v));
 }
 
 static bool want_protected(uint8_t v)
@@ -700,7 +809,7 @@ static void forget_run(struct zs_pager *p, struct run *r)
 static void unmap_run(struct zs_pager *p, struct run *r, void *arg)
 {
 	forget_run(p, r);
-	settle_run(p, r, ZS_PS_PRESENT, false); /* cleared below */
+	settle_run(p, r, ZS_PS_PRESENT); /* cleared below */
 }
 
 void zs_pager_unmap(struct zs_pager *p, uintptr_t addr, size_t len)
@@ -716,13 +825,20 @@ void zs_pager_unmap(struct zs_pager *p, uintptr_t addr, size_t len)
 static void discard_run(struct zs_pager *p, struct run *r, void *arg)
 {
 	forget_run(p, r);
+	note_areas(p, r->start, r->n, r->prot);
 	zs_sys_mprotect((void *)r->start, r->n << ZS_PAGE_SHIFT, r->prot);
-	settle_run(p, r, ZS_PS_PRESENT, false);
+	settle_run(p, r, ZS_PS_PRESENT);
+}
+
+/* Fresh pages already read as zeros: they stay protected until touched. */
+static bool want_discard(uint8_t v)
+{
+	return want_protected(v) && !(v & ZS_PS_FRESH);
 }
 
 void zs_pager_discard(struct zs_pager *p, uintptr_t addr, size_t len)
 {
-	walk(p, addr & ZS_PAGE_MASK, pages_in(addr, len), want_protected, discard_run, NULL);
+	walk(p, addr & ZS_PAGE_MASK, pages_in(addr, len), want_discard, discard_run, NULL);
 }
 
 /* Replace the bits `clear` by `set` in every mapped page's state byte. */

@@ -5,15 +5,21 @@
  *
  * Page life, in the page's state byte (region.h):
  *
- *   PRESENT --sample--> SAMPLED --fault--> PRESENT|REFERENCED
+ *   map_fresh --> SAMPLED|FRESH --first touch (admitted)--> PRESENT
+ *
+ *   PRESENT --sample--> SAMPLED --fault--> PRESENT
  *                          |
  *                        freeze (still SAMPLED: untouched since sampled)
  *                          v
- *                        FROZEN --fault--> PRESENT|REFERENCED
+ *                        FROZEN --fault--> PRESENT
  *
  * SAMPLED and FROZEN pages are PROT_NONE.  A sampled page keeps its contents;
  * a frozen page's contents are in the engine (key: the page address) and
- * the page itself has been dropped.  BUSY marks a page in transition; every
+ * the page itself has been dropped.  A fresh page has never been touched:
+ * its first touch is where the kernel would charge it to a memory cgroup,
+ * so it passes an admission hook first (the shim waits there for room
+ * under its limit), then opens a block of fresh neighbours with it.  A thaw
+ * passes the same hook: the kernel charges a swap-in as well.  BUSY marks a page in transition; every
  * transition starts with a compare-and-swap on the state byte, so exactly one
  * thread moves a page and the others wait for it.
  *
@@ -38,6 +44,7 @@
 
 #define ZS_PAGER_RUN 16 /* pages per protection or release call, at most */
 #define ZS_PAGER_PINS 256 /* ranges pinned at once (system calls in flight) */
+#define ZS_PAGER_FRESH_BLOCK 64 /* pages a first touch opens, at most */
 
 /* X(name, meaning) */
 #define ZS_STATS_PAGER(X) \
@@ -51,7 +58,9 @@
 	X(frozen_pages, "pages frozen now") \
 	X(pins, "ranges pinned for system calls") \
 	X(pins_full, "pins refused for want of a free slot") \
-	X(protected_pages, "pages sampled or frozen now")
+	X(first_touches, "fresh pages opened at their first touch") \
+	X(throttled, "first touches and thaws that waited for room under the limit") \
+	X(protected_pages, "pages sampled, frozen or fresh now")
 
 struct zs_pager_stats {
 #define ZS_PAGER_FIELD(name, doc) uint64_t name;
@@ -65,6 +74,12 @@ struct zs_pin {
 	uintptr_t start, end;
 };
 
+struct zs_pager;
+/* Called before a fault brings `pages` into memory (a first touch opening
+ * fresh pages, a thaw); may wait (async-signal-safe).  Returns true when it
+ * waited. */
+typedef bool (*zs_admit_fn)(struct zs_pager *p, size_t pages);
+
 struct zs_pager {
 	struct zs_region region;
 	struct zs_engine *engine;
@@ -72,6 +87,7 @@ struct zs_pager {
 	struct zs_pager_stats stats; /* relaxed atomics */
 	struct zs_histo thaw_ns;     /* time in the handler to thaw a page */
 	size_t cluster;              /* pages a fault brings back at once */
+	zs_admit_fn admit;           /* NULL: first touches never wait */
 	uint64_t splits;             /* protection changes that may add areas, x2 */
 	uint64_t vmas_counted, splits_at_count, vma_budget;
 	struct zs_pin pins[ZS_PAGER_PINS];
@@ -87,12 +103,15 @@ void zs_pager_destroy(struct zs_pager *p);
 /* [addr, addr + len) of the reservation now belongs to a mapping with
  * protection `prot`, accessible (the caller made it so), its pages PRESENT. */
 void zs_pager_map(struct zs_pager *p, uintptr_t addr, size_t len, int prot);
+/* The same, but left PROT_NONE by the caller: the pages are fresh, opened
+ * by their first touch. */
+void zs_pager_map_fresh(struct zs_pager *p, uintptr_t addr, size_t len, int prot);
 /* The mapping is going: drop what is frozen, forget the pages.  The caller
  * makes the range PROT_NONE again and returns it to the region. */
 void zs_pager_unmap(struct zs_pager *p, uintptr_t addr, size_t len);
-/* MADV_DONTNEED semantics: frozen contents are dropped, every page is
- * accessible again with its protection, and reads as zero afterwards once
- * the caller has made the madvise call itself. */
+/* MADV_DONTNEED semantics: frozen contents are dropped, every page but the
+ * fresh ones is accessible again with its protection, and reads as zero
+ * afterwards once the caller has made the madvise call itself. */
 void zs_pager_discard(struct zs_pager *p, uintptr_t addr, size_t len);
 /* The program's mprotect: record `prot`; present pages get it now, sampled
  * and frozen pages when they are next touched.  0 or -errno. */
@@ -118,6 +137,8 @@ size_t zs_pager_freeze(struct zs_pager *p, uintptr_t addr, size_t npages);
  * block of `pages` around it (1: just the page).  Near the VMA limit this
  * keeps thaws from splitting protected areas.  Any thread. */
 void zs_pager_set_cluster(struct zs_pager *p, size_t pages);
+/* The admission hook for first touches (NULL: none).  Any thread. */
+void zs_pager_set_admit(struct zs_pager *p, zs_admit_fn admit);
 
 /* The VMA budget: `count` areas were just counted, and the pager should
  * stay under `budget`.  Between counts it estimates (each run it protects

@@ -21,12 +21,16 @@ int zs_reclaim_init(struct zs_reclaim *r, struct zs_pager *p, uint64_t limit_byt
 {
 	r->pager = p;
 	r->limit_pages = limit_bytes >> ZS_PAGE_SHIFT;
-	r->low_pages = r->limit_pages - r->limit_pages / 32; /* 3% below: work in batches */
+	/* Work in batches: from 1.5% below the limit down to 3% below, which
+	 * leaves room for a fault's pages (zs_reclaim_has_room). */
+	r->high_pages = r->limit_pages - r->limit_pages / 64;
+	r->low_pages = r->limit_pages - r->limit_pages / 32;
 	r->shrinker = shrinker;
 	r->hand = 0;
 	r->windows = r->revolutions = r->shrunk_pages = r->frozen_this_rev = 0;
 	r->dry_revs = 0;
 	r->vma_budget = 0;
+	r->charge_pages = r->brought_at = 0;
 	r->vec = zs_map_anon(ZS_RECLAIM_WINDOW);
 	return r->vec ? 0 : -ENOMEM;
 }
@@ -52,11 +56,38 @@ static uint64_t pool_pages(struct zs_reclaim *r)
 	return zs_engine_pool_bytes(r->pager->engine) >> ZS_PAGE_SHIFT;
 }
 
+/* The charge as now known, for zs_reclaim_has_room: pages brought in since
+ * the pager's count was `brought` are not in it yet. */
+static void publish(struct zs_reclaim *r, uint64_t charge, uint64_t brought)
+{
+	__atomic_store_n(&r->brought_at, brought, __ATOMIC_RELAXED);
+	__atomic_store_n(&r->charge_pages, charge, __ATOMIC_RELEASE);
+}
+
+/* Pages the pager brought into memory so far: first touches and thaws. */
+static uint64_t brought_in(struct zs_reclaim *r)
+{
+	return zs_count_read(&r->pager->stats.first_touches) + zs_count_read(&r->pager->stats.thaws);
+}
+
+bool zs_reclaim_has_room(struct zs_reclaim *r, uint64_t pages)
+{
+	uint64_t limit = __atomic_load_n(&r->limit_pages, __ATOMIC_RELAXED), charge, since;
+
+	if (!limit)
+		return true;
+	charge = __atomic_load_n(&r->charge_pages, __ATOMIC_ACQUIRE);
+	since = brought_in(r) - __atomic_load_n(&r->brought_at, __ATOMIC_RELAXED);
+	if (pages > limit / 64)
+		pages = limit / 64;
+	return charge + since + pages <= limit;
+}
+
 uint64_t zs_reclaim_charge(struct zs_reclaim *r, uint64_t *resident)
 {
 	struct zs_region *reg = &r->pager->region;
 	uintptr_t start, end, at;
-	uint64_t in_memory = 0;
+	uint64_t in_memory = 0, brought = brought_in(r), charge;
 
 	for (at = reg->base; zs_region_next_used(reg, at, &start, &end); at = end) {
 		for (at = start; at < end; at += ZS_RECLAIM_WINDOW << ZS_PAGE_SHIFT) {
@@ -72,7 +103,9 @@ uint64_t zs_reclaim_charge(struct zs_reclaim *r, uint64_t *resident)
 	if (resident)
 		*resident = in_memory;
 	__atomic_store_n(&r->resident_pages, in_memory, __ATOMIC_RELAXED);
-	return in_memory + pool_pages(r);
+	charge = in_memory + pool_pages(r);
+	publish(r, charge, brought);
+	return charge;
 }
 
 /* The next window under the hand, or false when nothing is managed. */
@@ -140,12 +173,13 @@ int zs_reclaim_run(struct zs_reclaim *r, size_t max_windows)
 	if (!r->limit_pages)
 		return 0;
 	charge = zs_reclaim_charge(r, &resident);
-	if (charge <= r->limit_pages)
+	if (charge <= r->high_pages)
 		return 0;
 	for (w = 0; w < max_windows && r->dry_revs < 2; w++) {
 		frozen += step(r);
 		/* Frozen pages left memory; the pool holds them now. */
 		charge = (resident > frozen ? resident - frozen : 0) + pool_pages(r);
+		publish(r, charge, __atomic_load_n(&r->brought_at, __ATOMIC_RELAXED));
 		if (charge <= r->low_pages)
 			return 0;
 	}

@@ -17,6 +17,12 @@
  * there).  Below the budget the hand samples; above it, it only freezes what
  * is already sampled; above one and a half times it, it also unsamples,
  * merging the areas back.
+ *
+ * First touches and thaws are charged as they happen (zs_reclaim_has_room):
+ * between two measurements, the pages brought in since are added to the
+ * last charge, so a program filling or reading memory faster than the clock
+ * freezes it is made to wait for room, as the kernel makes a task reclaim
+ * at its cgroup's limit.
  */
 #ifndef ZS_RECLAIM_H
 #define ZS_RECLAIM_H
@@ -31,7 +37,8 @@
 struct zs_reclaim {
 	struct zs_pager *pager;
 	uint64_t limit_pages;       /* 0: no limit, never reclaim */
-	uint64_t low_pages;         /* reclaim down to this, for hysteresis */
+	uint64_t high_pages;        /* reclaim from this... */
+	uint64_t low_pages;         /* ...down to this, for hysteresis */
 	bool shrinker;
 	uintptr_t hand;
 	unsigned char *vec;         /* mincore of one window */
@@ -40,6 +47,8 @@ struct zs_reclaim {
 	uint64_t vma_budget;        /* sample only below this (pager's estimate); 0: none */
 	uint64_t frozen_this_rev;   /* pages frozen since the hand last wrapped */
 	unsigned int dry_revs;      /* whole revolutions in a row that froze nothing */
+	uint64_t charge_pages;      /* the charge last measured or estimated... */
+	uint64_t brought_at;        /* ...and the pager's first_touches + thaws then */
 };
 
 /* 0 or -ENOMEM. */
@@ -50,7 +59,12 @@ void zs_reclaim_fini(struct zs_reclaim *r);
  * reports), and the charge: those plus the pool, in pages. */
 uint64_t zs_reclaim_charge(struct zs_reclaim *r, uint64_t *resident);
 
-/* If the charge is over the limit, work (at most `max_windows` windows)
+/* Whether `pages` more pages (at most a 64th of the limit) fit under
+ * the limit: the last measured charge, plus the pages brought in since.
+ * Lock-free and async-signal-safe: the shim's fault handler asks it. */
+bool zs_reclaim_has_room(struct zs_reclaim *r, uint64_t pages);
+
+/* If the charge is near the limit (high_pages), work (at most `max_windows` windows)
  * to bring it to the low mark.  0: under the limit now; -EAGAIN: still
  * over, call again; -ENOSPC: nothing left to freeze or write back. */
 int zs_reclaim_run(struct zs_reclaim *r, size_t max_windows);

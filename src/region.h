@@ -27,7 +27,7 @@
 #define ZS_PS_SAMPLED 0x08     /* PROT_NONE to see a reference; contents in place */
 #define ZS_PS_FROZEN 0x10      /* PROT_NONE; contents in the engine, page dropped */
 #define ZS_PS_BUSY 0x18        /* being frozen or thawed: wait for it */
-#define ZS_PS_REFERENCED 0x20  /* touched since the reclaim clock last passed */
+#define ZS_PS_FRESH 0x20       /* with SAMPLED: never touched yet, reads as zeros */
 #define ZS_PS_LOCKED 0x40      /* mlock'd: never frozen */
 #define ZS_PS_MAPPED 0x80      /* part of a live managed mapping */
 

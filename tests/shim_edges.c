@@ -6,6 +6,8 @@
  *    writes through one view show through the other, frozen or not;
  *  - mremap of managed memory to a place outside the shim's reservation
  *    keeps every byte;
+ *  - a mapping first touched in scattered blocks (each opened on its own)
+ *    is still one area: mremap can move and grow it;
  *  - a signal handler reads, 50,000 times a second, the very buffer the
  *    program is writing to a file (pinned, perhaps thawing).
  * Exit 0 when all hold; prints the first that does not.
@@ -92,6 +94,28 @@ static int remap_out(void)
 	return 0;
 }
 
+/* Every other 256 KiB block first, then the rest: the blocks open out of
+ * order, and must still merge into one area, which mremap needs to move. */
+static int remap_scattered(void)
+{
+	size_t sz = 16 << 20, blk = 256 << 10, i;
+	char *p = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *dst = mmap(NULL, 2 * sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *q;
+
+	for (i = 0; i < sz; i += 2 * blk)
+		memset(p + i, (int)(i / blk) | 1, blk);
+	for (i = blk; i < sz; i += 2 * blk)
+		memset(p + i, (int)(i / blk) | 1, blk);
+	q = mremap(p, sz, 2 * sz, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
+	if (q != dst)
+		return fail("mremap of a mapping touched in scattered blocks: failed");
+	for (i = 0; i < sz; i++)
+		if (q[i] != (char)((i / blk) | 1))
+			return fail("mremap of a mapping touched in scattered blocks: bytes changed");
+	return 0;
+}
+
 static char *volatile cur;
 static volatile unsigned long sink;
 
@@ -128,5 +152,5 @@ static int handler_on_pinned(void)
 
 int main(void)
 {
-	return noreplace() || ring() || remap_out() || handler_on_pinned();
+	return noreplace() || ring() || remap_out() || remap_scattered() || handler_on_pinned();
 }

@@ -337,6 +337,115 @@ static void test_cluster(void)
 	is(mismatches(13), 0, "all intact");
 }
 
+/* The admission hook: counts what it is asked, waits when told to. */
+static volatile size_t admitted_pages, admit_calls; /* set in the handler */
+static volatile bool admit_says_waited;
+
+static bool count_admit(struct zs_pager *p, size_t pages)
+{
+	admit_calls++;
+	admitted_pages += pages;
+	return admit_says_waited;
+}
+
+static uint8_t state_at(char *page)
+{
+	return *zs_region_state(&pager.region, (uintptr_t)page);
+}
+
+/* A fresh mapping stays PROT_NONE until touched: the first touch asks the
+ * admission hook, opens a block of fresh neighbours (zeros), and is counted;
+ * the clock never freezes what was never touched; discarding keeps it
+ * fresh; unmapping leaves nothing protected. */
+static void test_fresh(void)
+{
+	size_t n = 4 * ZS_PAGER_FRESH_BLOCK;
+	char *m = zs_region_alloc(&pager.region, n << ZS_PAGE_SHIFT, 0, 0);
+	struct zs_pager_stats before = pstats();
+	volatile char sink;
+	size_t i, open = 0;
+	bool zeros = true;
+
+	zs_pager_set_admit(&pager, count_admit);
+	zs_pager_map_fresh(&pager, (uintptr_t)m, n << ZS_PAGE_SHIFT, PROT_READ | PROT_WRITE);
+	is(pstats().protected_pages - before.protected_pages, n, "fresh pages are protected");
+	is(zs_pager_sample(&pager, (uintptr_t)m, n, NULL), 0, "the clock samples no fresh page");
+	is(zs_pager_freeze(&pager, (uintptr_t)m, n), 0, "nor freezes one");
+	((volatile char *)m)[ZS_PAGE_SIZE + 5] = 7; /* block 0; ordered before the checks */
+	is(admit_calls, 1, "the first touch asked the admission hook once");
+	is(admitted_pages, ZS_PAGER_FRESH_BLOCK, "for its block");
+	for (i = 0; i < n; i++)
+		open += (state_at(m + (i << ZS_PAGE_SHIFT)) & ZS_PS_STATE_MASK) == ZS_PS_PRESENT;
+	is(open, ZS_PAGER_FRESH_BLOCK, "and opened the block, nothing beyond it");
+	is(pstats().first_touches - before.first_touches, ZS_PAGER_FRESH_BLOCK, "counted as first touches");
+	for (i = 0; i < ZS_PAGER_FRESH_BLOCK << ZS_PAGE_SHIFT; i += 512)
+		zeros &= i == ZS_PAGE_SIZE ? m[i + 5] == 7 : m[i] == 0;
+	ok(zeros, "fresh memory reads as zeros, the write kept");
+
+	zs_pager_discard(&pager, (uintptr_t)m, n << ZS_PAGE_SHIFT);
+	ok(!(state_at(m + (n - 1) * ZS_PAGE_SIZE) & ZS_PS_STATE_MASK) == 0 &&
+	   (state_at(m + (n - 1) * ZS_PAGE_SIZE) & ZS_PS_FRESH),
+	   "discarding keeps untouched pages fresh");
+	admit_says_waited = true;
+	sink = ((volatile char *)m)[(n - 1) << ZS_PAGE_SHIFT];
+	(void)sink;
+	is(pstats().throttled - before.throttled, 1, "a first touch that waited is counted");
+	admit_says_waited = false;
+
+	zs_pager_protect(&pager, (uintptr_t)m, n << ZS_PAGE_SHIFT, PROT_READ);
+	ok((state_at(m + 2 * ZS_PAGER_FRESH_BLOCK * ZS_PAGE_SIZE) & ZS_PS_FRESH) &&
+	   (state_at(m + 2 * ZS_PAGER_FRESH_BLOCK * ZS_PAGE_SIZE) & ZS_PS_PROT_MASK) == PROT_READ,
+	   "mprotect on fresh pages records the protection, keeps them fresh");
+	sink = m[2 * ZS_PAGER_FRESH_BLOCK * ZS_PAGE_SIZE];
+	ok((state_at(m + 2 * ZS_PAGER_FRESH_BLOCK * ZS_PAGE_SIZE) & ZS_PS_STATE_MASK) == ZS_PS_PRESENT,
+	   "a read opens them with it");
+	zs_pager_unmap(&pager, (uintptr_t)m, n << ZS_PAGE_SHIFT);
+	mmap(m, n << ZS_PAGE_SHIFT, PROT_NONE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	zs_region_free(&pager.region, m, n << ZS_PAGE_SHIFT);
+	is(pstats().protected_pages, before.protected_pages, "unmapped: nothing left protected");
+	zs_pager_set_admit(&pager, NULL);
+}
+
+/* A thaw asks the admission hook for its one page, before it moves it. */
+static void test_thaw_admitted(void)
+{
+	volatile char sink;
+
+	fill(19);
+	zs_pager_sample(&pager, (uintptr_t)base, NPAGES, NULL);
+	zs_pager_freeze(&pager, (uintptr_t)base, NPAGES);
+	admit_calls = admitted_pages = 0;
+	zs_pager_set_admit(&pager, count_admit);
+	sink = *PG(3);
+	(void)sink;
+	zs_pager_set_admit(&pager, NULL);
+	ok(admit_calls == 1 && admitted_pages == 1, "a thaw asked admission for one page");
+	is(mismatches(19), 0, "all intact");
+}
+
+/* Between counts the pager estimates the areas: a run protected in the
+ * middle of open pages splits one area in three, opening it again merges
+ * them back. */
+static void test_area_estimate(void)
+{
+	volatile char sink;
+	uint64_t before;
+
+	fill(23);
+	zs_pager_note_vmas(&pager, 100, 0);
+	before = zs_pager_vma_estimate(&pager);
+	zs_pager_sample(&pager, (uintptr_t)PG(200), 4, NULL);
+	is(zs_pager_vma_estimate(&pager), before + 2, "sampling a run inside open pages: two more");
+	zs_pager_sample(&pager, (uintptr_t)PG(204), 4, NULL);
+	is(zs_pager_vma_estimate(&pager), before + 2, "a run next to it joins its area");
+	zs_pager_unsample(&pager, (uintptr_t)PG(200), 8);
+	is(zs_pager_vma_estimate(&pager), before, "opening the run again merges them back");
+	zs_pager_sample(&pager, (uintptr_t)PG(300), 1, NULL);
+	sink = *PG(300);
+	(void)sink;
+	is(zs_pager_vma_estimate(&pager), before, "and so does a thaw of a lone page");
+}
+
 /* A thread reads a pipe into managed pages while the clock samples and
  * freezes them: with a pin around each read, the kernel never meets a
  * protected page (no EFAULT). */
@@ -396,6 +505,9 @@ int main(void)
 	test_pins();
 	test_lock_failure();
 	test_cluster();
+	test_fresh();
+	test_thaw_admitted();
+	test_area_estimate();
 	test_pinned_syscalls();
 	zs_pager_destroy(&pager);
 	zs_engine_destroy(engine);

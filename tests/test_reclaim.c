@@ -156,6 +156,41 @@ static void test_shrinker(void)
 	teardown();
 }
 
+/* Room under the limit: the last measured charge plus what was brought in
+ * since.  A fill of fresh pages uses the room up; reclaim makes it again. */
+static void test_room(void)
+{
+	uint64_t limit = NPAGES / 4 * ZS_PAGE_SIZE, pages = NPAGES / 4;
+	char *m;
+	struct zs_reclaim r;
+	volatile char *p;
+	uint64_t i;
+	int calls, ret = -EAGAIN;
+
+	setup(limit, 20);
+	zs_reclaim_init(&r, &pager, limit, true);
+	zs_pager_unmap(&pager, (uintptr_t)base, NPAGES * ZS_PAGE_SIZE); /* start empty */
+	madvise(base, NPAGES * ZS_PAGE_SIZE, MADV_DONTNEED);
+	m = zs_region_alloc(&pager.region, NPAGES * ZS_PAGE_SIZE, 0, 0);
+	zs_pager_map_fresh(&pager, (uintptr_t)m, NPAGES * ZS_PAGE_SIZE, PROT_READ | PROT_WRITE);
+	zs_reclaim_charge(&r, NULL);
+	ok(zs_reclaim_has_room(&r, ZS_PAGER_FRESH_BLOCK), "empty: room for a block");
+	for (p = (volatile char *)m, i = 0; i < pages; i += ZS_PAGER_FRESH_BLOCK)
+		p[i << ZS_PAGE_SHIFT] = 1; /* first touches, a block each */
+	ok(!zs_reclaim_has_room(&r, ZS_PAGER_FRESH_BLOCK),
+	   "a limit's worth of first touches since the measure: no room");
+	for (i = 0; i < pages; i++)
+		p[i << ZS_PAGE_SHIFT] = 1; /* really in memory */
+	for (calls = 0; calls < 200 && ret == -EAGAIN; calls++)
+		ret = zs_reclaim_run(&r, NPAGES / ZS_RECLAIM_WINDOW);
+	ok(ret == 0 && zs_reclaim_has_room(&r, ZS_PAGER_FRESH_BLOCK),
+	   "reclaim made room again (%d calls)", calls);
+	zs_pager_unmap(&pager, (uintptr_t)m, NPAGES * ZS_PAGE_SIZE);
+	zs_reclaim_fini(&r);
+	zs_pager_destroy(&pager);
+	zs_engine_destroy(engine);
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmpdir))
@@ -163,6 +198,7 @@ int main(void)
 	test_limit();
 	test_no_limit();
 	test_shrinker();
+	test_room();
 	rmdir(tmpdir);
 	return done_testing();
 }
