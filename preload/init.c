@@ -161,6 +161,12 @@ static bool admit(struct zs_pager *p, size_t pages)
 	for (i = 0; i < 500 && !zs_reclaim_has_room(&shim.reclaim, pages) &&
 		    !__atomic_load_n(&shim.reclaim_stuck, __ATOMIC_RELAXED);
 	     i++) {
+		if (!__atomic_load_n(&shim.reclaim_paused, __ATOMIC_SEQ_CST) &&
+		    pthread_mutex_trylock(&shim.map_lock) == 0) {
+			zs_reclaim_run(&shim.reclaim, 4);
+			pthread_mutex_unlock(&shim.map_lock);
+			continue;
+		}
 		kick_reclaim();
 		nanosleep(&tick, NULL);
 	}

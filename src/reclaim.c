@@ -31,6 +31,7 @@ int zs_reclaim_init(struct zs_reclaim *r, struct zs_pager *p, uint64_t limit_byt
 	r->dry_revs = 0;
 	r->vma_budget = 0;
 	r->charge_pages = r->brought_at = 0;
+	r->measured_ns = r->measured_brought = r->measured_freezes = 0;
 	r->vec = zs_map_anon(ZS_RECLAIM_WINDOW);
 	return r->vec ? 0 : -ENOMEM;
 }
@@ -83,12 +84,20 @@ bool zs_reclaim_has_room(struct zs_reclaim *r, uint64_t pages)
 	return charge + since + pages <= limit;
 }
 
+static uint64_t freezes(struct zs_reclaim *r)
+{
+	return zs_count_read(&r->pager->stats.freezes);
+}
+
 uint64_t zs_reclaim_charge(struct zs_reclaim *r, uint64_t *resident)
 {
 	struct zs_region *reg = &r->pager->region;
 	uintptr_t start, end, at;
 	uint64_t in_memory = 0, brought = brought_in(r), charge;
 
+	r->measured_ns = zs_now_ns();
+	r->measured_brought = brought;
+	r->measured_freezes = freezes(r);
 	for (at = reg->base; zs_region_next_used(reg, at, &start, &end); at = end) {
 		for (at = start; at < end; at += ZS_RECLAIM_WINDOW << ZS_PAGE_SHIFT) {
 			size_t n = (end - at) >> ZS_PAGE_SHIFT;
@@ -165,6 +174,24 @@ static int shrink(struct zs_reclaim *r, uint64_t excess)
 	return 0;
 }
 
+/* The charge, measured (mincore over every managed page, which contends
+ * with the program's faults for the kernel's mmap lock) at most every
+ * ZS_RECLAIM_MEASURE_NS, estimated in between: the pages in memory then,
+ * plus those the pager brought in since, less those it froze. */
+static uint64_t charge_now(struct zs_reclaim *r, uint64_t *resident)
+{
+	uint64_t brought = brought_in(r), charge, in, out;
+
+	if (zs_now_ns() - r->measured_ns >= ZS_RECLAIM_MEASURE_NS)
+		return zs_reclaim_charge(r, resident);
+	in = r->resident_pages + (brought - r->measured_brought);
+	out = freezes(r) - r->measured_freezes;
+	*resident = in > out ? in - out : 0;
+	charge = *resident + pool_pages(r);
+	publish(r, charge, brought);
+	return charge;
+}
+
 int zs_reclaim_run(struct zs_reclaim *r, size_t max_windows)
 {
 	uint64_t resident, charge;
@@ -172,7 +199,7 @@ int zs_reclaim_run(struct zs_reclaim *r, size_t max_windows)
 
 	if (!r->limit_pages)
 		return 0;
-	charge = zs_reclaim_charge(r, &resident);
+	charge = charge_now(r, &resident);
 	if (charge <= r->high_pages)
 		return 0;
 	for (w = 0; w < max_windows && r->dry_revs < 2; w++) {

@@ -33,6 +33,7 @@
 #include "pager.h"
 
 #define ZS_RECLAIM_WINDOW 256 /* pages per step of the hand */
+#define ZS_RECLAIM_MEASURE_NS (10 * 1000 * 1000) /* mincore over all, at most this often */
 
 struct zs_reclaim {
 	struct zs_pager *pager;
@@ -49,6 +50,8 @@ struct zs_reclaim {
 	unsigned int dry_revs;      /* whole revolutions in a row that froze nothing */
 	uint64_t charge_pages;      /* the charge last measured or estimated... */
 	uint64_t brought_at;        /* ...and the pager's first_touches + thaws then */
+	uint64_t measured_ns;       /* when resident_pages was measured, and the */
+	uint64_t measured_brought, measured_freezes; /* pager's counts then */
 };
 
 /* 0 or -ENOMEM. */
