@@ -126,8 +126,14 @@ static int reclaim_slice(size_t windows)
 	return ret;
 }
 
+static void start_reclaim(void);
+
 void shim_throttle(void)
 {
+	/* A child after fork starts its reclaim thread here, at its first
+	 * malloc: most children exec first, and need none. */
+	if (__atomic_exchange_n(&shim.reclaim_orphaned, 0, __ATOMIC_SEQ_CST))
+		start_reclaim();
 	if (__atomic_load_n(&shim.pressure, __ATOMIC_RELAXED) && reclaim_slice(4) != -EAGAIN)
 		__atomic_store_n(&shim.pressure, 0, __ATOMIC_RELAXED);
 }
@@ -207,19 +213,36 @@ static void start_reclaim(void)
 	}
 }
 
-/* After fork, the child has no reclaim thread, and must not reclaim at all:
- * its swap file is the parent's (slots would be written twice).  It keeps
- * its data: frozen pages still thaw from its copy of the pool.  Every lock
- * is reset: a thread that held one in the parent does not exist here. */
+/* Before fork: the swap file written so far becomes read-only for both
+ * processes, each writing its own from now on (src/swapfile.c). */
+static void before_fork(void)
+{
+	if (__atomic_load_n(&shim.state, __ATOMIC_ACQUIRE) == SHIM_ON)
+		zs_engine_before_fork(shim.engine);
+}
+
+static void after_fork_parent(void)
+{
+	if (__atomic_load_n(&shim.state, __ATOMIC_ACQUIRE) == SHIM_ON)
+		zs_engine_after_fork_parent(shim.engine);
+}
+
+/* After fork, the child keeps its limit and swaps on its own: frozen pages
+ * thaw from its copy of the pool and from the retired swap file, new ones
+ * go to a file of its own.  Every lock is reset: a thread that held one in
+ * the parent does not exist here.  Its reclaim thread starts at its first
+ * malloc (pressure makes malloc look); until then first touches and thaws
+ * over the limit reclaim in the faulting thread. */
 static void after_fork_child(void)
 {
 	pthread_mutex_init(&shim.map_lock, NULL);
-	shim.reclaim.limit_pages = 0;
-	zs_pager_set_admit(&shim.pager, NULL);
-	__atomic_store_n(&shim.pressure, 0, __ATOMIC_RELAXED);
 	zs_region_after_fork_child(shim_region());
 	zs_engine_after_fork_child(shim.engine);
 	zs_pager_after_fork_child(&shim.pager);
+	if (shim.reclaim.limit_pages) {
+		__atomic_store_n(&shim.reclaim_orphaned, 1, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&shim.pressure, 1, __ATOMIC_RELAXED);
+	}
 }
 
 static int open_stats(void)
@@ -313,7 +336,7 @@ static void start(void)
 	__atomic_store_n(&shim.state, SHIM_ON, __ATOMIC_RELEASE);
 	if (shim_malloc_init() || shim_signals_init())
 		shim_die("cannot start: jemalloc or signal set-up failed");
-	pthread_atfork(NULL, NULL, after_fork_child);
+	pthread_atfork(before_fork, after_fork_parent, after_fork_child);
 	if (shim.opt.stats_at_exit)
 		atexit(dump_at_exit);
 	start_reclaim();

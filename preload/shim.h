@@ -46,6 +46,7 @@ struct shim {
 	int pressure;              /* RSS well over the limit: allocators help (atomic) */
 	int kicked;                /* a first touch waits: reclaim now (futex word) */
 	int reclaim_stuck;         /* the clock can free nothing more (atomic) */
+	int reclaim_orphaned;      /* a child after fork: no reclaim thread yet (atomic) */
 	uint64_t vmas;             /* VMAs of the process, last counted */
 	int stats_fd;              /* where dumps go */
 };

@@ -613,6 +613,16 @@ void zs_engine_destroy(struct zs_engine *e)
 	zs_unmap(e, sizeof(*e));
 }
 
+int zs_engine_before_fork(struct zs_engine *e)
+{
+	return zs_swapfile_retire(e->swap);
+}
+
+void zs_engine_after_fork_parent(struct zs_engine *e)
+{
+	zs_swapfile_fork_done(e->swap);
+}
+
 void zs_engine_after_fork_child(struct zs_engine *e)
 {
 	int i;

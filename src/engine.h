@@ -69,6 +69,12 @@ void zs_engine_invalidate_all(struct zs_engine *e);
  * 0, or -errno when writeback cannot go on (-ENOSPC: swap file full). */
 int zs_engine_shrink(struct zs_engine *e, uint64_t target);
 
+/* Before fork (a pthread_atfork prepare handler): the swap file written so
+ * far is retired, so that neither process ever writes a slot the other may
+ * still read (swapfile.h).  0, or -ENOSPC when no process may write back
+ * any more. */
+int zs_engine_before_fork(struct zs_engine *e);
+void zs_engine_after_fork_parent(struct zs_engine *e);
 /* In a child after fork(2): every lock of the engine, its pool, page
  * source and swap file as if new, since threads that held one in the
  * parent are gone.  (An operation another thread was in the middle of at

@@ -490,7 +490,8 @@ static int restore(struct zs_pager *p, uintptr_t page)
 	return 0;
 }
 
-/* In the child of a fork: pages that a thread of the parent was moving
+/* In the child of a fork: /proc/self/mem is opened again, for this
+ * process's memory.  Pages that a thread of the parent was moving
  * (BUSY) have no owner any more.  A page whose copy is still stored is
  * frozen (the copy is what it held: it was inaccessible since it was
  * sampled); one without is sampled, its contents in place.  Pins of the
@@ -499,8 +500,13 @@ void zs_pager_after_fork_child(struct zs_pager *p)
 {
 	struct zs_region *reg = &p->region;
 	uintptr_t start, end, page;
-	int i;
+	int i, fd;
 
+	/* The inherited /proc/self/mem is the parent's memory: a thaw written
+	 * through it would land in the parent. */
+	fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
+	if (fd >= 0)
+		dup3(fd, p->mem_fd, O_CLOEXEC), close(fd);
 	for (i = 0; i < ZS_PAGER_PINS; i++)
 		p->pins[i].start = p->pins[i].end = 0;
 	p->pins_used = 0;

@@ -37,7 +37,16 @@ int zs_swapfile_write(struct zs_swapfile *sw, uint64_t slot, const void *page);
 /* Read one page: 0, or -errno.  Thread-safe; async-signal-safe (pread). */
 int zs_swapfile_read(struct zs_swapfile *sw, uint64_t slot, void *page);
 
-/* In a child after fork: reset the lock. */
+/* Before fork: the file written so far, if it holds anything, is retired
+ * (both processes read and free its slots, neither writes it again; each
+ * opens a new file at its next allocation).  No slot is handed out until
+ * zs_swapfile_fork_done (in the parent) or the child's reset.  0, or
+ * -ENOSPC when too many files are retired already: then no process writes
+ * again.  Thread-safe. */
+int zs_swapfile_retire(struct zs_swapfile *sw);
+void zs_swapfile_fork_done(struct zs_swapfile *sw);
+/* In a child after fork: reset the lock, and leave the parent's file (an
+ * empty one, not retired) to the parent. */
 void zs_swapfile_after_fork_child(struct zs_swapfile *sw);
 /* Is the slot allocated?  For validators. */
 bool zs_swapfile_slot_used(struct zs_swapfile *sw, uint64_t slot);

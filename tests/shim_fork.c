@@ -3,7 +3,10 @@
  * writeback, so its locks are taken all the time): each child touches
  * memory, which thaws pages, allocates and exits.  A child that waited for a
  * lock held by a parent thread that does not exist in it would hang; the
- * parent gives each child 10 seconds.  Exit 0 when every child exited 0 and
+ * parent gives each child 10 seconds.  Then parent and child both rewrite
+ * all 64 MiB with patterns of their own, at the same time, each under the
+ * limit: both swap (the child's own reclaim, its own swap file), and
+ * neither may see the other's bytes.  Exit 0 when every child exited 0 and
  * the parent's own data is intact.
  */
 #define _GNU_SOURCE
@@ -48,6 +51,41 @@ static int run_child(void)
 	return sum == 0 ? 2 : 0;
 }
 
+/* Write pattern `tag` over all of mem, twice verified: 0 or the count of
+ * pages that did not read back. */
+static int rewrite(unsigned char tag)
+{
+	size_t k;
+	int round, bad = 0;
+
+	for (k = 0; k < (size_t)PAGES; k++)
+		memset(mem + k * 4096, (unsigned char)(k % 13 + tag), 4096);
+	for (round = 0; round < 2; round++)
+		for (k = 0; k < (size_t)PAGES; k++)
+			bad += mem[k * 4096 + 4095] != (unsigned char)(k % 13 + tag) ||
+			       mem[k * 4096] != (unsigned char)(k % 13 + tag);
+	return bad;
+}
+
+/* Parent and child swap side by side after one fork. */
+static int twins(void)
+{
+	pid_t pid = fork();
+	int status = -1, bad;
+
+	if (pid == 0)
+		_exit(rewrite(100) ? 3 : 0);
+	bad = rewrite(50);
+	waitpid(pid, &status, 0);
+	if (bad)
+		fprintf(stderr, "shim_fork: %d parent pages wrong after the twin run\n", bad);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		fprintf(stderr, "shim_fork: the twin child failed (status %d)\n", status);
+		bad++;
+	}
+	return bad;
+}
+
 int main(void)
 {
 	pthread_t t[2];
@@ -88,5 +126,6 @@ int main(void)
 			fprintf(stderr, "shim_fork: parent page %zu changed\n", k);
 			break;
 		}
+	bad += twins();
 	return bad ? 1 : 0;
 }

@@ -274,6 +274,47 @@ static void test_round_trip(void)
 	zs_swapfile_close(sw);
 }
 
+/* A fork retires the file written so far: its slots still read back and
+ * free, new slots go to a new file of the same directory, and a retired
+ * file is closed once its last slot is freed.  With nothing written, no
+ * file is retired. */
+static void test_retire(void)
+{
+	struct zs_swapfile *sw = open_ok(dir, 16 * ZS_PAGE_SIZE);
+	unsigned char page[ZS_PAGE_SIZE], back[ZS_PAGE_SIZE];
+	uint64_t old[2], fresh, none;
+	int i;
+
+	is(zs_swapfile_retire(sw), 0, "retire with nothing written");
+	zs_swapfile_fork_done(sw);
+	is(zs_swapfile_alloc(sw, &old[0]), 0, "the same file is written after it");
+	ok(old[0] >> 32 == 0, "(generation 0)");
+	zs_swapfile_alloc(sw, &old[1]);
+	for (i = 0; i < 2; i++) {
+		zs_page_generate(ZS_PAGE_TEXT, (uint64_t)i, page);
+		zs_swapfile_write(sw, old[i], page);
+	}
+	is(zs_swapfile_retire(sw), 0, "retire a file that holds two slots");
+	is(zs_swapfile_alloc(sw, &none), -ENOSPC, "no slot until the fork is done");
+	zs_swapfile_fork_done(sw);
+	is(zs_swapfile_alloc(sw, &fresh), 0, "then a slot...");
+	ok(fresh >> 32 != 0, "...of another file");
+	zs_page_generate(ZS_PAGE_HEAP, 9, page);
+	zs_swapfile_write(sw, fresh, page);
+	is(zs_swapfile_used(sw), 3, "three slots in use in all");
+	zs_page_generate(ZS_PAGE_TEXT, 1, page);
+	ok(zs_swapfile_read(sw, old[1], back) == 0 && memcmp(page, back, ZS_PAGE_SIZE) == 0,
+	   "a retired slot reads back");
+	zs_swapfile_free(sw, old[0]);
+	zs_swapfile_free(sw, old[1]);
+	is(zs_swapfile_read(sw, old[1], back), -EBADF, "its file is closed with its last slot");
+	zs_page_generate(ZS_PAGE_HEAP, 9, page);
+	ok(zs_swapfile_read(sw, fresh, back) == 0 && memcmp(page, back, ZS_PAGE_SIZE) == 0,
+	   "the new file's slot reads back");
+	is(zs_swapfile_used(sw), 1, "one slot in use");
+	zs_swapfile_close(sw);
+}
+
 static void test_faults(void)
 {
 	struct zs_swapfile *sw = open_ok(dir, 8 * ZS_PAGE_SIZE);
@@ -308,6 +349,7 @@ int main(void)
 	test_open_errors();
 	test_slots();
 	test_round_trip();
+	test_retire();
 	test_faults();
 	remove_dir();
 	return done_testing();
