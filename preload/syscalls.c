@@ -23,9 +23,12 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/random.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "shim.h"
@@ -121,6 +124,32 @@ PINNED1(int, poll, (struct pollfd *fds, nfds_t n, int timeout), fds, n * sizeof(
 	(fds, n, timeout))
 PINNED1(int, epoll_wait, (int epfd, struct epoll_event *ev, int max, int timeout), ev,
 	(size_t)(max > 0 ? max : 0) * sizeof(*ev), (epfd, ev, max, timeout))
+PINNED1(int, pipe, (int fds[2]), fds, 2 * sizeof(int), (fds))
+PINNED1(int, pipe2, (int fds[2], int flags), fds, 2 * sizeof(int), (fds, flags))
+PINNED1(int, socketpair, (int d, int type, int proto, int sv[2]), sv, 2 * sizeof(int),
+	(d, type, proto, sv))
+PINNED1(ssize_t, getdents64, (int fd, void *buf, size_t n), buf, n, (fd, buf, n))
+PINNED1(ssize_t, getrandom, (void *buf, size_t n, unsigned int flags), buf, n, (buf, n, flags))
+PINNED1(char *, getcwd, (char *buf, size_t n), buf, n, (buf, n))
+PINNED1(int, uname, (struct utsname *u), u, sizeof(*u), (u))
+
+/* select and pselect: three descriptor sets and the timeout. */
+#define SELECT_WRAPPER(name, tv_type, ...) \
+	SHIM_EXPORT int name(int n, fd_set *r, fd_set *w, fd_set *x, tv_type *tv __VA_ARGS__) \
+	{ \
+		REAL(name); \
+		int s1_ = pin(r, sizeof(*r)), s2_ = pin(w, sizeof(*w)), s3_ = pin(x, sizeof(*x)); \
+		int s4_ = pin(tv, sizeof(*tv)), ret_, err_; \
+		ret_ = real_##name(n, r, w, x, tv SELECT_ARGS_##name); \
+		err_ = errno; \
+		unpin(s1_), unpin(s2_), unpin(s3_), unpin(s4_); \
+		errno = err_; \
+		return ret_; \
+	}
+#define SELECT_ARGS_select
+#define SELECT_ARGS_pselect , mask
+SELECT_WRAPPER(select, struct timeval)
+SELECT_WRAPPER(pselect, const struct timespec, , const sigset_t *mask)
 
 static int pin_str(const char *s)
 {
