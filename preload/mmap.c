@@ -230,6 +230,17 @@ static int lock_range(const void *addr, size_t len, bool locked)
 	return ret;
 }
 
+void shim_keep_present(const void *addr, size_t len)
+{
+	uintptr_t s, e;
+
+	if (!managed_part((void *)addr, len, &s, &e))
+		return;
+	pthread_mutex_lock(&shim.map_lock);
+	zs_pager_lock(&shim.pager, s, e - s, true);
+	pthread_mutex_unlock(&shim.map_lock);
+}
+
 SHIM_EXPORT int mlock(const void *addr, size_t len)
 {
 	return lock_range(addr, len, true);

@@ -73,6 +73,9 @@ static inline bool shim_manages(const void *addr)
 int shim_map_range(void *addr, size_t len, int prot, int flags);
 void shim_unmap_range(void *addr, size_t len);
 
+/* mmap.c: keep the managed pages of a range present for good, as mlock
+ * would (never sampled or frozen). */
+void shim_keep_present(const void *addr, size_t len);
 /* malloc.c */
 int shim_malloc_init(void);
 /* Is a return address in the C library's or jemalloc's code?  Their own

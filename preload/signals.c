@@ -143,6 +143,17 @@ SHIM_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction
 	return 0;
 }
 
+/* A signal stack in managed memory (python's faulthandler mallocs its own)
+ * must never be sampled or frozen: the kernel writes signal frames there,
+ * and the fault handler runs on it.  Its pages are kept present, as mlock
+ * would, from then on. */
+SHIM_EXPORT int sigaltstack(const stack_t *ss, stack_t *old)
+{
+	if (ss && !(ss->ss_flags & SS_DISABLE) && ss->ss_size && shim_manages(ss->ss_sp))
+		shim_keep_present(ss->ss_sp, ss->ss_size);
+	return (int)syscall(SYS_sigaltstack, ss, old);
+}
+
 SHIM_EXPORT sighandler_t signal(int sig, sighandler_t handler)
 {
 	struct sigaction act = { .sa_handler = handler, .sa_flags = SA_RESTART }, old;
