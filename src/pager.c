@@ -656,19 +656,25 @@ static size_t fresh_block(struct zs_pager *p)
 	return over_budget(p) ? 512 : ZS_PAGER_FRESH_BLOCK;
 }
 
+/* Pages a thaw brings back: its block near the VMA budget, else one. */
+static size_t thaw_span(struct zs_pager *p)
+{
+	size_t cluster = __atomic_load_n(&p->cluster, __ATOMIC_RELAXED);
+
+	return cluster <= 1 && over_budget(p) ? 64 : cluster;
+}
+
 /* The fault side's one page: bring it back (contents, then protection).
  * If the kernel refuses the protection change (the VMA limit), fall back
  * to a whole cluster, which does not split. */
 static int thaw(struct zs_pager *p, uintptr_t page, uint8_t was)
 {
-	size_t cluster = __atomic_load_n(&p->cluster, __ATOMIC_RELAXED);
+	size_t cluster = thaw_span(p);
 	uint64_t start = zs_now_ns();
 	int ret;
 
 	if (is_fresh(was))
 		return thaw_cluster(p, page, was, fresh_block(p), want_fresh);
-	if (cluster <= 1 && over_budget(p))
-		cluster = 64;
 	if (cluster > 1) {
 		ret = thaw_cluster(p, page, was, cluster, want_protected);
 	} else if (STATE(was) == ZS_PS_FROZEN && restore(p, page) != 0) {
@@ -711,7 +717,7 @@ static void admit(struct zs_pager *p, uint8_t v)
 {
 	zs_admit_fn fn = __atomic_load_n(&p->admit, __ATOMIC_ACQUIRE);
 
-	if (fn && fn(p, is_fresh(v) ? fresh_block(p) : 1))
+	if (fn && fn(p, is_fresh(v) ? fresh_block(p) : thaw_span(p)))
 		PSTAT_ADD(p, throttled, 1);
 }
 
