@@ -147,15 +147,22 @@ static int kernel_prot(struct zs_pager *p, uintptr_t page)
 }
 
 /* [start, start + n pages), now inside one area, is about to get `prot`:
- * it splits its area in three, unless a neighbour has `prot` already (the
- * run joins it) and both neighbours have it (the three areas merge). */
-static void note_areas(struct zs_pager *p, uintptr_t start, size_t n, int prot)
+ * it splits its area in three (+2), unless a neighbour has `prot` already
+ * (the run joins it: 0) or both have it (the three areas merge: -2). */
+static int area_change(struct zs_pager *p, uintptr_t start, size_t n, int prot)
 {
 	int joins = (kernel_prot(p, start - ZS_PAGE_SIZE) == prot) +
 		    (kernel_prot(p, PAGE(start, n)) == prot);
 
-	zs_count_add(&p->splits, (uint64_t)(int64_t)(2 - 2 * joins));
+	return 2 - 2 * joins;
 }
+
+static void note_areas(struct zs_pager *p, uintptr_t start, size_t n, int prot)
+{
+	zs_count_add(&p->splits, (uint64_t)(int64_t)area_change(p, start, n, prot));
+}
+
+static bool over_budget(struct zs_pager *p);
 
 /* ---- pins ---- */
 
@@ -357,7 +364,15 @@ static bool want_sample(uint8_t v)
 
 static void sample_run(struct zs_pager *p, struct run *r, void *arg)
 {
-	note_areas(p, r->start, r->n, PROT_NONE);
+	int change = area_change(p, r->start, r->n, PROT_NONE);
+
+	/* Over the VMA budget only runs that join protected neighbours are
+	 * sampled: the clock goes on, and the areas merge. */
+	if (change > 0 && over_budget(p)) {
+		settle_back(p, r);
+		return;
+	}
+	zs_count_add(&p->splits, (uint64_t)(int64_t)change);
 	if (zs_sys_mprotect((void *)r->start, r->n << ZS_PAGE_SHIFT, PROT_NONE) != 0) {
 		zs_sys_mprotect((void *)r->start, r->n << ZS_PAGE_SHIFT, r->prot);
 		settle_back(p, r);

@@ -154,8 +154,7 @@ static size_t step(struct zs_reclaim *r)
 	vmas = zs_pager_vma_estimate(r->pager);
 	if (r->vma_budget && vmas > r->vma_budget + r->vma_budget / 2)
 		zs_pager_unsample(r->pager, addr, n);
-	else if ((!r->vma_budget || vmas < r->vma_budget) &&
-		 mincore((void *)addr, n << ZS_PAGE_SHIFT, r->vec) == 0)
+	else if (mincore((void *)addr, n << ZS_PAGE_SHIFT, r->vec) == 0)
 		zs_pager_sample(r->pager, addr, n, r->vec);
 	return frozen;
 }

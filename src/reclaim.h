@@ -14,9 +14,9 @@
  *
  * The VMA budget: every run of protected pages splits its mapping, and the
  * process must stay far from vm.max_map_count (its own mmap and malloc fail
- * there).  Below the budget the hand samples; above it, it only freezes what
- * is already sampled; above one and a half times it, it also unsamples,
- * merging the areas back.
+ * there).  Below the budget the hand samples; above it, it samples only the
+ * runs that join protected neighbours (they merge areas: pager.c); above one
+ * and a half times it, it unsamples, merging the areas back.
  *
  * First touches and thaws are charged as they happen (zs_reclaim_has_room):
  * between two measurements, the pages brought in since are added to the
