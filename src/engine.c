@@ -623,6 +623,23 @@ void zs_engine_after_fork_parent(struct zs_engine *e)
 	zs_swapfile_fork_done(e->swap);
 }
 
+/* In the child: an entry another thread of the parent was loading or
+ * writing back has nobody to finish it.  A writeback frees the pool copy
+ * only once the slot is written, so the entry still has it: it goes back to
+ * the pool as it was (its wbbuf was on that thread's stack, which glibc may
+ * give to the child's next thread). */
+static int settle_in_flight(struct zs_entry *ent, void *arg)
+{
+	struct zs_engine *e = arg;
+
+	if ((ent->flags & ZS_WRITEBACK) && ent->kind == ZS_RAW)
+		zs_list_add(&ent->raw_lru, &e->raw_lru);
+	if (ent->flags & ZS_WRITEBACK)
+		ent->wbbuf = NULL;
+	ent->flags &= (uint8_t)~(ZS_WRITEBACK | ZS_LOADING);
+	return 0;
+}
+
 void zs_engine_after_fork_child(struct zs_engine *e)
 {
 	int i;
@@ -633,6 +650,7 @@ void zs_engine_after_fork_child(struct zs_engine *e)
 	e->pool->driver->after_fork_child(e->pool->priv);
 	zs_pagesrc_after_fork_child(e->pages);
 	zs_swapfile_after_fork_child(e->swap);
+	zs_index_walk(e->index, settle_in_flight, e);
 }
 
 const struct zs_options *zs_engine_options(const struct zs_engine *e)

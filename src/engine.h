@@ -77,8 +77,9 @@ int zs_engine_before_fork(struct zs_engine *e);
 void zs_engine_after_fork_parent(struct zs_engine *e);
 /* In a child after fork(2): every lock of the engine, its pool, page
  * source and swap file as if new, since threads that held one in the
- * parent are gone.  (An operation another thread was in the middle of at
- * the fork is not repaired: see libzswapsim(7).) */
+ * parent are gone; loads and writebacks they had in flight are settled.
+ * (An update another thread was making under the lock at the fork is not
+ * repaired: see libzswapsim(7).) */
 void zs_engine_after_fork_child(struct zs_engine *e);
 
 /* Bytes the pool holds now (pool_total_size). */

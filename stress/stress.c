@@ -105,6 +105,7 @@ static int child(void)
 	churn(&workers[0], ops_per_thread / 4);
 	bad += workers[0].bad + verify_all(&workers[0]);
 	printf("child: %llu pages wrong\n", (unsigned long long)bad);
+	fflush(stdout);
 	return bad ? 1 : 0;
 }
 
@@ -178,8 +179,9 @@ int main(int argc, char **argv)
 	}
 	waitpid(pid, &status, 0);
 	printf("%d threads x %zu MiB: %llu checked reads (half followed by a write) in %.1f s, "
-	       "%llu pages wrong; child %s\n",
+	       "%llu pages wrong; child %s %d\n",
 	       nthreads, mib, (unsigned long long)ops, now() - t0, (unsigned long long)bad,
-	       WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "ok" : "FAILED");
+	       WIFEXITED(status) ? "exit" : "killed by signal",
+	       WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
 	return bad || !WIFEXITED(status) || WEXITSTATUS(status) ? 1 : 0;
 }
