@@ -162,11 +162,12 @@ static bool reclaim_sleep(long ns)
 static bool admit(struct zs_pager *p, size_t pages)
 {
 	struct timespec tick = { 0, 100 * 1000 };
-	int i;
+	uint64_t deadline = zs_now_ns() + 50 * 1000 * 1000;
+	bool waited = false;
 
-	for (i = 0; i < 500 && !zs_reclaim_has_room(&shim.reclaim, pages) &&
-		    !__atomic_load_n(&shim.reclaim_stuck, __ATOMIC_RELAXED);
-	     i++) {
+	while (!zs_reclaim_has_room(&shim.reclaim, pages) &&
+	       !__atomic_load_n(&shim.reclaim_stuck, __ATOMIC_RELAXED) && zs_now_ns() < deadline) {
+		waited = true;
 		if (!__atomic_load_n(&shim.reclaim_paused, __ATOMIC_SEQ_CST) &&
 		    pthread_mutex_trylock(&shim.map_lock) == 0) {
 			zs_reclaim_run(&shim.reclaim, 4);
@@ -176,7 +177,7 @@ static bool admit(struct zs_pager *p, size_t pages)
 		kick_reclaim();
 		nanosleep(&tick, NULL);
 	}
-	return i > 0;
+	return waited;
 }
 
 static void *reclaim_main(void *arg)
