@@ -74,6 +74,13 @@ static void fill(int seed)
 		zs_page_generate(zs_page_kind_mixed((uint64_t)(seed + i)), (uint64_t)(seed + i), PG(i));
 }
 
+/* Sample every page, then freeze every one still untouched. */
+static void freeze_all(void)
+{
+	zs_pager_sample(&pager, (uintptr_t)base, NPAGES, NULL);
+	zs_pager_freeze(&pager, (uintptr_t)base, NPAGES);
+}
+
 /* Pages that differ from what fill(seed) wrote. */
 static int mismatches(int seed)
 {
@@ -137,8 +144,7 @@ static void test_writes_and_writeback(void)
 
 	for (round = 0; round < 5; round++) {
 		fill(100 + round); /* writes fault on sampled and frozen pages */
-		zs_pager_sample(&pager, (uintptr_t)base, NPAGES, NULL);
-		zs_pager_freeze(&pager, (uintptr_t)base, NPAGES);
+		freeze_all();
 		bad += mismatches(100 + round);
 	}
 	is(bad, 0, "5 rounds of write, freeze, read: intact");
@@ -152,8 +158,7 @@ static void test_protect(void)
 	volatile int faulted = 0;
 
 	fill(7);
-	zs_pager_sample(&pager, (uintptr_t)base, NPAGES, NULL);
-	zs_pager_freeze(&pager, (uintptr_t)base, NPAGES);
+	freeze_all();
 	ok(zs_pager_protect(&pager, (uintptr_t)base, NPAGES * ZS_PAGE_SIZE, PROT_READ) == 0,
 	   "the program's mprotect(PROT_READ) over frozen pages");
 	is(mismatches(7), 0, "read-only pages thaw intact");
@@ -175,8 +180,7 @@ static void test_discard_and_lock(void)
 	int i, zero = 1;
 
 	fill(9);
-	zs_pager_sample(&pager, (uintptr_t)base, NPAGES, NULL);
-	zs_pager_freeze(&pager, (uintptr_t)base, NPAGES);
+	freeze_all();
 	zs_pager_discard(&pager, (uintptr_t)base, NPAGES / 2 * ZS_PAGE_SIZE);
 	madvise(base, NPAGES / 2 * ZS_PAGE_SIZE, MADV_DONTNEED);
 	for (i = 0; i < NPAGES / 2 * (int)ZS_PAGE_SIZE; i += 512)
@@ -195,8 +199,7 @@ static void test_discard_and_lock(void)
 		zero += memcmp(PG(i), want, ZS_PAGE_SIZE) != 0;
 	}
 	is(zero, 1, "locking thawed the frozen half intact");
-	zs_pager_sample(&pager, (uintptr_t)base, NPAGES, NULL);
-	zs_pager_freeze(&pager, (uintptr_t)base, NPAGES);
+	freeze_all();
 	zs_pager_unmap(&pager, (uintptr_t)base, NPAGES * ZS_PAGE_SIZE);
 	zs_engine_stats(engine, &s);
 	ok(s.stored_pages == 0 && s.swap_pages == 0, "unmap drops everything frozen");
@@ -269,16 +272,14 @@ static void test_pins(void)
 	int slot, i, bad = 0;
 
 	fill(11);
-	zs_pager_sample(&pager, (uintptr_t)base, NPAGES, NULL);
-	zs_pager_freeze(&pager, (uintptr_t)base, NPAGES);
+	freeze_all();
 	slot = zs_pager_pin(&pager, (uintptr_t)PG(10) + 100, 20 * ZS_PAGE_SIZE);
 	ok(slot >= 0, "a pin takes a slot");
 	for (i = 10; i <= 30; i++)
 		bad += (*zs_region_state(&pager.region, (uintptr_t)PG(i)) & ZS_PS_STATE_MASK) !=
 		       ZS_PS_PRESENT;
 	is(bad, 0, "pinning made the frozen pages present");
-	zs_pager_sample(&pager, (uintptr_t)base, NPAGES, NULL);
-	zs_pager_freeze(&pager, (uintptr_t)base, NPAGES);
+	freeze_all();
 	for (i = 10; i <= 30; i++)
 		bad += (*zs_region_state(&pager.region, (uintptr_t)PG(i)) & ZS_PS_STATE_MASK) !=
 		       ZS_PS_PRESENT;
@@ -300,8 +301,7 @@ static void test_lock_failure(void)
 	int i, frozen = 0;
 
 	fill(17);
-	zs_pager_sample(&pager, (uintptr_t)base, NPAGES, NULL);
-	zs_pager_freeze(&pager, (uintptr_t)base, NPAGES);
+	freeze_all();
 	zs_fault_arm(ZS_FAULT_SWAP_READ, 0, 1000000);
 	zs_pager_lock(&pager, (uintptr_t)base, NPAGES * ZS_PAGE_SIZE, true);
 	zs_fault_arm(ZS_FAULT_SWAP_READ, 0, 0);
@@ -322,8 +322,7 @@ static void test_cluster(void)
 	int i, present = 0;
 
 	fill(13);
-	zs_pager_sample(&pager, (uintptr_t)base, NPAGES, NULL);
-	zs_pager_freeze(&pager, (uintptr_t)base, NPAGES);
+	freeze_all();
 	zs_pager_set_cluster(&pager, 64);
 	sink = *PG(70); /* block 64..127 */
 	(void)sink;
@@ -412,8 +411,7 @@ static void test_thaw_admitted(void)
 	volatile char sink;
 
 	fill(19);
-	zs_pager_sample(&pager, (uintptr_t)base, NPAGES, NULL);
-	zs_pager_freeze(&pager, (uintptr_t)base, NPAGES);
+	freeze_all();
 	admit_calls = admitted_pages = 0;
 	zs_pager_set_admit(&pager, count_admit);
 	sink = *PG(3);
