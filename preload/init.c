@@ -113,14 +113,19 @@ static uint64_t vma_budget(void)
 	return (max ? max : 65530) / 3;
 }
 
-/* One slice of the clock, if nothing holds it off: its result. */
-static int reclaim_slice(size_t windows)
+/* One slice of the clock: its result, or -EBUSY when it is held off (an
+ * exec in flight, or without `wait` another thread holding the mapping
+ * lock). */
+static int reclaim_slice(size_t windows, bool wait)
 {
 	int ret;
 
 	if (__atomic_load_n(&shim.reclaim_paused, __ATOMIC_SEQ_CST))
-		return 0;
-	pthread_mutex_lock(&shim.map_lock);
+		return -EBUSY;
+	if (wait)
+		pthread_mutex_lock(&shim.map_lock);
+	else if (pthread_mutex_trylock(&shim.map_lock) != 0)
+		return -EBUSY;
 	ret = zs_reclaim_run(&shim.reclaim, windows);
 	pthread_mutex_unlock(&shim.map_lock);
 	return ret;
@@ -134,7 +139,7 @@ void shim_throttle(void)
 	 * malloc: most children exec first, and need none. */
 	if (__atomic_exchange_n(&shim.reclaim_orphaned, 0, __ATOMIC_SEQ_CST))
 		start_reclaim();
-	if (__atomic_load_n(&shim.pressure, __ATOMIC_RELAXED) && reclaim_slice(4) != -EAGAIN)
+	if (__atomic_load_n(&shim.pressure, __ATOMIC_RELAXED) && reclaim_slice(4, true) != -EAGAIN)
 		__atomic_store_n(&shim.pressure, 0, __ATOMIC_RELAXED);
 }
 
@@ -168,12 +173,8 @@ static bool admit(struct zs_pager *p, size_t pages)
 	while (!zs_reclaim_has_room(&shim.reclaim, pages) &&
 	       !__atomic_load_n(&shim.reclaim_stuck, __ATOMIC_RELAXED) && zs_now_ns() < deadline) {
 		waited = true;
-		if (!__atomic_load_n(&shim.reclaim_paused, __ATOMIC_SEQ_CST) &&
-		    pthread_mutex_trylock(&shim.map_lock) == 0) {
-			zs_reclaim_run(&shim.reclaim, 4);
-			pthread_mutex_unlock(&shim.map_lock);
+		if (reclaim_slice(4, false) != -EBUSY)
 			continue;
-		}
 		kick_reclaim();
 		nanosleep(&tick, NULL);
 	}
@@ -190,7 +191,7 @@ static void *reclaim_main(void *arg)
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	for (;;) {
 		uint64_t rss = rss_pages();
-		int ret = rss > limit || kicked ? reclaim_slice(64) : 0;
+		int ret = rss > limit || kicked ? reclaim_slice(64, true) : 0;
 
 		if (++ticks % (ret == -EAGAIN ? 20 : 100) == 0)
 			count_vmas();

@@ -146,7 +146,8 @@ static int kernel_prot(struct zs_pager *p, uintptr_t page)
 	return STATE(v) == ZS_PS_PRESENT ? PROT(v) : PROT_NONE;
 }
 
-/* [start, start + n pages), now inside one area, is about to get `prot`:
+/* [start, start + n pages), inside one area, gets (or just got) `prot`;
+ * only the neighbours count, so before and after the change agree:
  * it splits its area in three (+2), unless a neighbour has `prot` already
  * (the run joins it: 0) or both have it (the three areas merge: -2). */
 static int area_change(struct zs_pager *p, uintptr_t start, size_t n, int prot)
@@ -372,12 +373,12 @@ static void sample_run(struct zs_pager *p, struct run *r, void *arg)
 		settle_back(p, r);
 		return;
 	}
-	zs_count_add(&p->splits, (uint64_t)(int64_t)change);
 	if (zs_sys_mprotect((void *)r->start, r->n << ZS_PAGE_SHIFT, PROT_NONE) != 0) {
 		zs_sys_mprotect((void *)r->start, r->n << ZS_PAGE_SHIFT, r->prot);
 		settle_back(p, r);
 		return;
 	}
+	zs_count_add(&p->splits, (uint64_t)(int64_t)change);
 	settle_run(p, r, ZS_PS_SAMPLED);
 	PSTAT_ADD(p, samples, r->n);
 	PSTAT_ADD(p, protected_pages, r->n);
@@ -396,11 +397,11 @@ static bool want_sampled(uint8_t v)
 
 static void unsample_run(struct zs_pager *p, struct run *r, void *arg)
 {
-	note_areas(p, r->start, r->n, r->prot);
 	if (zs_sys_mprotect((void *)r->start, r->n << ZS_PAGE_SHIFT, r->prot) != 0) {
 		settle_back(p, r);
 		return;
 	}
+	note_areas(p, r->start, r->n, r->prot);
 	settle_run(p, r, ZS_PS_PRESENT);
 	zs_count_sub(&p->stats.protected_pages, r->n);
 }
@@ -564,8 +565,8 @@ static void open_run(struct zs_pager *p, struct run *r)
 		return;
 	for (i = 0; i < r->n; i++)
 		fresh += is_fresh(r->was[i]);
-	note_areas(p, r->start, r->n, r->prot);
 	if (zs_sys_mprotect((void *)r->start, r->n << ZS_PAGE_SHIFT, r->prot) == 0) {
+		note_areas(p, r->start, r->n, r->prot);
 		settle_run(p, r, ZS_PS_PRESENT);
 		zs_count_sub(&p->stats.protected_pages, r->n);
 		PSTAT_ADD(p, first_touches, fresh);
@@ -696,8 +697,7 @@ static int thaw(struct zs_pager *p, uintptr_t page, uint8_t was)
 		PSTAT_ADD(p, thaw_failures, 1);
 		set_state(state_of(p, page), was);
 		return 0;
-	} else if (note_areas(p, page, 1, PROT(was)),
-		   zs_sys_mprotect((void *)page, ZS_PAGE_SIZE, PROT(was)) != 0) {
+	} else if (zs_sys_mprotect((void *)page, ZS_PAGE_SIZE, PROT(was)) != 0) {
 		/* The VMA limit, met between two counts.  A whole block does not
 		 * split; if even that is refused the page stays sampled, with
 		 * its contents, and the access faults again until the clock has
@@ -707,6 +707,7 @@ static int thaw(struct zs_pager *p, uintptr_t page, uint8_t was)
 			PSTAT_ADD(p, thaws, 1);
 		ret = 1;
 	} else {
+		note_areas(p, page, 1, PROT(was));
 		set_state(state_of(p, page), with_state(was, ZS_PS_PRESENT));
 		zs_count_sub(&p->stats.protected_pages, 1);
 		if (STATE(was) == ZS_PS_FROZEN)
