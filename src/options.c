@@ -30,6 +30,16 @@ static bool zpool_known(const char *name)
 {
 	return zpool_find(name) != NULL;
 }
+static const char *guard_names(void)
+{
+	return "auto, always, never";
+}
+
+static bool guard_known(const char *name)
+{
+	return !strcmp(name, "auto") || !strcmp(name, "always") || !strcmp(name, "never");
+}
+
 #define SIZE_MAX_ACCEPTED (UINT64_C(1) << 50) /* 1 PiB */
 
 const struct zs_option zs_option_table[] = {
@@ -62,6 +72,9 @@ const struct zs_option zs_option_table[] = {
 	{ "reserve_size", ZS_OPT_SIZE, "256G", 1 << 30, UINT64_C(1) << 46, NULL, NULL,
 	  OPT(reserve_size),
 	  "libzswapsim: address space reserved for managed memory (costs no memory)" },
+	{ "guard_pages", ZS_OPT_NAME, "auto", 0, 0, guard_names, guard_known, OPT(guard_pages),
+	  "libzswapsim: drop frozen pages under guard markers (Linux 6.13+), which keep "
+	  "their VMA whole: auto (near the VMA budget), always, never" },
 	{ "stats_signal", ZS_OPT_UINT, "10", 0, 64, NULL, NULL, OPT(stats_signal),
 	  "libzswapsim: signal that dumps the statistics (10 is SIGUSR1); 0 for none" },
 	{ "stats_file", ZS_OPT_PATH, "", 0, 0, NULL, NULL, OPT(stats_file),

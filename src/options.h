@@ -31,6 +31,7 @@ struct zs_options {
 	/* the preloaded library's own */
 	bool shrinker_enabled;
 	uint64_t reserve_size;
+	char guard_pages[ZS_NAME_MAX];
 	uint64_t stats_signal;
 	char stats_file[ZS_PATH_MAX];
 	bool stats_at_exit;

@@ -25,6 +25,11 @@
 
 #include "pager.h"
 
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#define MADV_GUARD_REMOVE 103
+#endif
+
 #define STATE(v) ((v) & ZS_PS_STATE_MASK)
 #define PROT(v) ((v) & ZS_PS_PROT_MASK)
 #define PAGE(p, i) ((p) + ((uintptr_t)(i) << ZS_PAGE_SHIFT))
@@ -63,6 +68,11 @@ static bool is_fresh(uint8_t v)
 	return STATE(v) == ZS_PS_SAMPLED && (v & ZS_PS_FRESH);
 }
 
+static bool is_guarded(uint8_t v)
+{
+	return STATE(v) == ZS_PS_FROZEN && (v & ZS_PS_GUARDED);
+}
+
 /* Wait until nobody owns the page; its settled state byte. */
 static uint8_t settled(const uint8_t *s)
 {
@@ -80,6 +90,7 @@ int zs_pager_create(struct zs_pager *p, struct zs_engine *engine, uint64_t reser
 
 	memset(p, 0, sizeof(*p));
 	p->engine = engine;
+	zs_pager_set_guard(p, ZS_GUARD_NEAR_BUDGET);
 	p->mem_fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
 	if (p->mem_fd < 0) {
 		ret = -errno;
@@ -143,7 +154,7 @@ static int kernel_prot(struct zs_pager *p, uintptr_t page)
 	v = load_state(state_of(p, page));
 	if (!(v & ZS_PS_MAPPED) || STATE(v) == ZS_PS_BUSY)
 		return -1;
-	return STATE(v) == ZS_PS_PRESENT ? PROT(v) : PROT_NONE;
+	return STATE(v) == ZS_PS_PRESENT || is_guarded(v) ? PROT(v) : PROT_NONE;
 }
 
 /* [start, start + n pages), inside one area, gets (or just got) `prot`;
@@ -163,7 +174,9 @@ static void note_areas(struct zs_pager *p, uintptr_t start, size_t n, int prot)
 	zs_count_add(&p->splits, (uint64_t)(int64_t)area_change(p, start, n, prot));
 }
 
+static bool past_budget(struct zs_pager *p, unsigned int eighths);
 static bool over_budget(struct zs_pager *p);
+static void freeze_direct(struct zs_pager *p, struct run *r);
 
 /* ---- pins ---- */
 
@@ -367,10 +380,17 @@ static void sample_run(struct zs_pager *p, struct run *r, void *arg)
 {
 	int change = area_change(p, r->start, r->n, PROT_NONE);
 
-	/* Over the VMA budget only runs that join protected neighbours are
-	 * sampled: the clock goes on, and the areas merge. */
-	if (change > 0 && over_budget(p)) {
-		settle_back(p, r);
+	bool guards = __atomic_load_n(&p->guard, __ATOMIC_RELAXED) != ZS_GUARD_NEVER;
+
+	/* Near the VMA budget only runs that join protected neighbours are
+	 * sampled: the clock goes on, and the areas merge.  With guard
+	 * markers, from half the budget on, the others are frozen directly:
+	 * the areas stay well under it, so thaws never need whole blocks. */
+	if (change > 0 && past_budget(p, guards ? 4 : 8)) {
+		if (guards)
+			freeze_direct(p, r);
+		else
+			settle_back(p, r);
 		return;
 	}
 	if (zs_sys_mprotect((void *)r->start, r->n << ZS_PAGE_SHIFT, PROT_NONE) != 0) {
@@ -422,38 +442,93 @@ static int read_run(struct zs_pager *p, const struct run *r)
 	return zs_pio(p->mem_fd, run_buf, r->n << ZS_PAGE_SHIFT, (long)r->start, 0);
 }
 
-/* Drop the stored pages of the run (those with ok[i]) in runs, then settle:
- * FROZEN when stored, SAMPLED (contents in place) when refused. */
-static void drop_stored(struct zs_pager *p, struct run *r, const bool *ok)
+/* Whether a freeze now guards its pages. */
+static bool guard_now(struct zs_pager *p)
 {
+	int mode = __atomic_load_n(&p->guard, __ATOMIC_RELAXED);
+
+	return mode == ZS_GUARD_ALWAYS || (mode == ZS_GUARD_NEAR_BUDGET && past_budget(p, 2));
+}
+
+/* Change the protection of `n` pages from `start` and note the areas. */
+static bool reprotect(struct zs_pager *p, uintptr_t start, size_t n, int prot)
+{
+	if (zs_sys_mprotect((void *)start, n << ZS_PAGE_SHIFT, prot) != 0)
+		return false;
+	note_areas(p, start, n, prot);
+	return true;
+}
+
+/* Drop `n` stored, PROT_NONE pages from `start`; the bits of their new
+ * state: guarded (a marker drops them and they get `prot` back, leaving
+ * their area whole) or plainly FROZEN (dropped, still PROT_NONE). */
+static uint8_t drop_pages(struct zs_pager *p, uintptr_t start, size_t n, int prot, bool guard)
+{
+	void *addr = (void *)start;
+	size_t len = n << ZS_PAGE_SHIFT;
+
+	if (guard && zs_sys_madvise(addr, len, MADV_GUARD_INSTALL) == 0) {
+		if (reprotect(p, start, n, prot)) {
+			PSTAT_ADD(p, guarded, n);
+			return ZS_PS_FROZEN | ZS_PS_GUARDED;
+		}
+		zs_sys_madvise(addr, len, MADV_GUARD_REMOVE); /* dropped all the same */
+		return ZS_PS_FROZEN;
+	}
+	zs_sys_madvise(addr, len, MADV_DONTNEED);
+	return ZS_PS_FROZEN;
+}
+
+/* Settle pages [i, j) of the run in `state` (and its flags). */
+static void settle_part(struct zs_pager *p, struct run *r, size_t i, size_t j, uint8_t state)
+{
+	for (; i < j; i++)
+		set_state(state_of(p, PAGE(r->start, i)), with_state(r->was[i], state));
+}
+
+/* The run (PROT_NONE, read into run_buf) was offered to the engine, which
+ * took the pages with ok[i]: drop those, and settle each part in turn (so
+ * that the areas noted see the parts before it as they now are).  Refused
+ * pages keep their contents: SAMPLED, or `direct`, opened again. */
+static void drop_stored(struct zs_pager *p, struct run *r, const bool *ok, bool direct)
+{
+	bool guard = direct || guard_now(p);
 	size_t i, j, frozen = 0;
 
 	for (i = 0; i < r->n; i = j) {
+		uintptr_t start = PAGE(r->start, i);
+		uint8_t state = ZS_PS_SAMPLED;
+
 		for (j = i; j < r->n && ok[j] == ok[i]; j++)
 			;
 		if (ok[i]) {
-			zs_sys_madvise((void *)PAGE(r->start, i), (j - i) << ZS_PAGE_SHIFT, MADV_DONTNEED);
+			state = drop_pages(p, start, j - i, r->prot, guard);
 			frozen += j - i;
+		} else if (direct && reprotect(p, start, j - i, r->prot)) {
+			state = ZS_PS_PRESENT;
+			zs_count_sub(&p->stats.protected_pages, j - i);
 		}
+		settle_part(p, r, i, j, state);
 	}
-	for (i = 0; i < r->n; i++)
-		set_state(state_of(p, PAGE(r->start, i)),
-			  with_state(r->was[i], ok[i] ? ZS_PS_FROZEN : ZS_PS_SAMPLED));
 	PSTAT_ADD(p, freezes, frozen);
 	PSTAT_ADD(p, frozen_pages, frozen);
 	PSTAT_ADD(p, freeze_refused, r->n - frozen);
+	if (direct)
+		PSTAT_ADD(p, direct_freezes, frozen);
 }
 
-static void freeze_run(struct zs_pager *p, struct run *r, void *arg)
+/* Offer a run of PROT_NONE pages to the engine and drop what it took. */
+static void store_run(struct zs_pager *p, struct run *r, bool direct)
 {
-	bool ok[ZS_PAGER_RUN];
+	bool ok[ZS_PAGER_RUN] = { false };
 	size_t i;
+	int failed = read_run(p, r);
 
-	if (read_run(p, r) != 0) {
+	if (failed && !direct) {
 		settle_back(p, r);
 		return;
 	}
-	for (i = 0; i < r->n; i++) {
+	for (i = 0; i < r->n && !failed; i++) {
 		uintptr_t key = PAGE(r->start, i);
 		const unsigned char *page = run_buf + (i << ZS_PAGE_SHIFT);
 		int ret = zs_engine_store(p->engine, key, page);
@@ -464,7 +539,37 @@ static void freeze_run(struct zs_pager *p, struct run *r, void *arg)
 			ret = zs_engine_swap_out(p->engine, key, page);
 		ok[i] = ret == 0;
 	}
-	drop_stored(p, r, ok);
+	drop_stored(p, r, ok, direct);
+}
+
+static void freeze_run(struct zs_pager *p, struct run *r, void *arg)
+{
+	store_run(p, r, false);
+}
+
+/* Near the VMA budget a present run that sampling would split off is
+ * frozen at once, without its second chance: shut (so nobody writes it
+ * while it is read), stored, guarded and opened again, its area whole. */
+static void freeze_direct(struct zs_pager *p, struct run *r)
+{
+	if (!reprotect(p, r->start, r->n, PROT_NONE)) {
+		settle_back(p, r);
+		return;
+	}
+	PSTAT_ADD(p, protected_pages, r->n);
+	store_run(p, r, true);
+}
+
+static bool want_plain(uint8_t v)
+{
+	return (v & ZS_PS_MAPPED) && STATE(v) == ZS_PS_FROZEN && !is_guarded(v);
+}
+
+/* A run of plainly frozen pages, frozen before guarding began: guard it,
+ * and its area merges with its neighbours. */
+static void guard_run(struct zs_pager *p, struct run *r, void *arg)
+{
+	settle_part(p, r, 0, r->n, drop_pages(p, r->start, r->n, r->prot, true));
 }
 
 size_t zs_pager_freeze(struct zs_pager *p, uintptr_t addr, size_t npages)
@@ -473,6 +578,8 @@ size_t zs_pager_freeze(struct zs_pager *p, uintptr_t addr, size_t npages)
 
 	zs_pager_stats(p, &before);
 	walk(p, addr, npages, want_freeze, freeze_run, NULL);
+	if (guard_now(p))
+		walk(p, addr, npages, want_plain, guard_run, NULL);
 	return zs_count_read(&p->stats.freezes) - before.freezes;
 }
 
@@ -485,16 +592,29 @@ static int write_page(struct zs_pager *p, uintptr_t page, const void *buf)
 	return zs_pio(p->mem_fd, (void *)buf, ZS_PAGE_SIZE, (long)page, 1);
 }
 
-/* Bring a frozen page (owned, BUSY) back with its contents.  0 or -errno.
- * The stored copy is dropped only once the page holds it again, so a child
- * forked in between still finds it (zs_pager_after_fork_child). */
-static int restore(struct zs_pager *p, uintptr_t page)
+/* A guarded page (owned) becomes a plain frozen one, PROT_NONE and empty,
+ * so that it can be written before anyone sees it.  Only at the kernel's
+ * own VMA limit can this fail: then it is opened empty (not atomic for
+ * other threads; the caller writes the contents at once). */
+static void unguard(struct zs_pager *p, uintptr_t page)
+{
+	reprotect(p, page, 1, PROT_NONE);
+	zs_sys_madvise((void *)page, ZS_PAGE_SIZE, MADV_GUARD_REMOVE);
+}
+
+/* Bring a frozen page (owned, BUSY, state `was`) back with its contents,
+ * still PROT_NONE.  0 or -errno.  The stored copy is dropped only once the
+ * page holds it again, so a child forked in between still finds it
+ * (zs_pager_after_fork_child). */
+static int restore(struct zs_pager *p, uintptr_t page, uint8_t was)
 {
 	unsigned char buf[ZS_PAGE_SIZE];
 	int ret = zs_engine_load_keep(p->engine, page, buf);
 
 	if (ret)
 		return ret;
+	if (is_guarded(was))
+		unguard(p, page);
 	ret = write_page(p, page, buf);
 	if (ret) {
 		/* Not atomic for other threads, but the contents survive. */
@@ -504,6 +624,20 @@ static int restore(struct zs_pager *p, uintptr_t page)
 	zs_engine_invalidate(p->engine, page);
 	zs_count_sub(&p->stats.frozen_pages, 1);
 	return 0;
+}
+
+/* A page a thread of the parent owned: the state it has in the child. */
+static uint8_t settle_orphan(struct zs_pager *p, uintptr_t page)
+{
+	void *addr = (void *)page;
+
+	if (!zs_engine_contains(p->engine, page))
+		return ZS_PS_SAMPLED;
+	/* Shut, guarded or not, filled or not: make it plainly frozen. */
+	zs_sys_mprotect(addr, ZS_PAGE_SIZE, PROT_NONE);
+	zs_sys_madvise(addr, ZS_PAGE_SIZE, MADV_GUARD_REMOVE);
+	zs_sys_madvise(addr, ZS_PAGE_SIZE, MADV_DONTNEED);
+	return ZS_PS_FROZEN;
 }
 
 /* In the child of a fork: /proc/self/mem is opened again, for this
@@ -531,8 +665,7 @@ void zs_pager_after_fork_child(struct zs_pager *p)
 			uint8_t *s = state_of(p, page), v = *s;
 
 			if (STATE(v) == ZS_PS_BUSY)
-				*s = with_state(v, zs_engine_contains(p->engine, page) ? ZS_PS_FROZEN
-										    : ZS_PS_SAMPLED);
+				*s = with_state(v, settle_orphan(p, page));
 		}
 		page = end;
 	}
@@ -585,7 +718,7 @@ static bool refill(struct zs_pager *p, uintptr_t page, uint8_t *v)
 {
 	if (STATE(*v) != ZS_PS_FROZEN)
 		return true;
-	if (restore(p, page) != 0) {
+	if (restore(p, page, *v) != 0) {
 		PSTAT_ADD(p, thaw_failures, 1);
 		set_state(state_of(p, page), *v);
 		return false;
@@ -638,6 +771,29 @@ void zs_pager_set_cluster(struct zs_pager *p, size_t pages)
 	__atomic_store_n(&p->cluster, pages > 1 ? pages : 1, __ATOMIC_RELAXED);
 }
 
+/* Does this kernel have guard markers?  Tried on a page of our own. */
+static bool guards_work(void)
+{
+	void *page = zs_map_anon(ZS_PAGE_SIZE);
+	bool ok = page && zs_sys_madvise(page, ZS_PAGE_SIZE, MADV_GUARD_INSTALL) == 0;
+
+	if (page)
+		zs_unmap(page, ZS_PAGE_SIZE);
+	return ok;
+}
+
+enum zs_guard zs_pager_set_guard(struct zs_pager *p, enum zs_guard mode)
+{
+	static int works = -1;
+
+	if (works < 0)
+		works = guards_work();
+	if (!works)
+		mode = ZS_GUARD_NEVER;
+	__atomic_store_n(&p->guard, (int)mode, __ATOMIC_RELAXED);
+	return mode;
+}
+
 void zs_pager_set_admit(struct zs_pager *p, zs_admit_fn admit)
 {
 	__atomic_store_n(&p->admit, admit, __ATOMIC_RELEASE);
@@ -658,12 +814,18 @@ uint64_t zs_pager_vma_estimate(struct zs_pager *p)
 	return n > 0 ? (uint64_t)n : 0;
 }
 
-/* Over the VMA budget, by the last count plus what may have split since. */
-static bool over_budget(struct zs_pager *p)
+/* Past `eighths` of the VMA budget, by the last count plus what may have
+ * split since. */
+static bool past_budget(struct zs_pager *p, unsigned int eighths)
 {
 	uint64_t budget = zs_count_read(&p->vma_budget);
 
-	return budget && zs_pager_vma_estimate(p) > budget;
+	return budget && zs_pager_vma_estimate(p) > budget * eighths / 8;
+}
+
+static bool over_budget(struct zs_pager *p)
+{
+	return past_budget(p, 8);
 }
 
 /* Pages a first touch opens: a block, bigger over the VMA budget. */
@@ -672,12 +834,13 @@ static size_t fresh_block(struct zs_pager *p)
 	return over_budget(p) ? 512 : ZS_PAGER_FRESH_BLOCK;
 }
 
-/* Pages a thaw brings back: its block near the VMA budget, else one. */
-static size_t thaw_span(struct zs_pager *p)
+/* Pages a thaw of a page in state `v` brings back: its block near the VMA
+ * budget (a guarded page does not split its area: just it), else one. */
+static size_t thaw_span(struct zs_pager *p, uint8_t v)
 {
 	size_t cluster = __atomic_load_n(&p->cluster, __ATOMIC_RELAXED);
 
-	return cluster <= 1 && over_budget(p) ? 64 : cluster;
+	return cluster <= 1 && !is_guarded(v) && over_budget(p) ? 64 : cluster;
 }
 
 /* The fault side's one page: bring it back (contents, then protection).
@@ -685,7 +848,7 @@ static size_t thaw_span(struct zs_pager *p)
  * to a whole cluster, which does not split. */
 static int thaw(struct zs_pager *p, uintptr_t page, uint8_t was)
 {
-	size_t cluster = thaw_span(p);
+	size_t cluster = thaw_span(p, was);
 	uint64_t start = zs_now_ns();
 	int ret;
 
@@ -693,7 +856,7 @@ static int thaw(struct zs_pager *p, uintptr_t page, uint8_t was)
 		return thaw_cluster(p, page, was, fresh_block(p), want_fresh);
 	if (cluster > 1) {
 		ret = thaw_cluster(p, page, was, cluster, want_protected);
-	} else if (STATE(was) == ZS_PS_FROZEN && restore(p, page) != 0) {
+	} else if (STATE(was) == ZS_PS_FROZEN && restore(p, page, was) != 0) {
 		PSTAT_ADD(p, thaw_failures, 1);
 		set_state(state_of(p, page), was);
 		return 0;
@@ -733,7 +896,7 @@ static void admit(struct zs_pager *p, uint8_t v)
 {
 	zs_admit_fn fn = __atomic_load_n(&p->admit, __ATOMIC_ACQUIRE);
 
-	if (fn && fn(p, is_fresh(v) ? fresh_block(p) : thaw_span(p)))
+	if (fn && fn(p, is_fresh(v) ? fresh_block(p) : thaw_span(p, v)))
 		PSTAT_ADD(p, throttled, 1);
 }
 
@@ -852,6 +1015,12 @@ void zs_pager_unmap(struct zs_pager *p, uintptr_t addr, size_t len)
 
 static void discard_run(struct zs_pager *p, struct run *r, void *arg)
 {
+	size_t i;
+
+	for (i = 0; i < r->n && !is_guarded(r->was[i]); i++)
+		;
+	if (i < r->n) /* markers outlive MADV_DONTNEED */
+		zs_sys_madvise((void *)r->start, r->n << ZS_PAGE_SHIFT, MADV_GUARD_REMOVE);
 	forget_run(p, r);
 	note_areas(p, r->start, r->n, r->prot);
 	zs_sys_mprotect((void *)r->start, r->n << ZS_PAGE_SHIFT, r->prot);
@@ -861,7 +1030,7 @@ static void discard_run(struct zs_pager *p, struct run *r, void *arg)
 /* Fresh pages already read as zeros: they stay protected until touched. */
 static bool want_discard(uint8_t v)
 {
-	return want_protected(v) && !(v & ZS_PS_FRESH);
+	return want_protected(v) && !is_fresh(v);
 }
 
 void zs_pager_discard(struct zs_pager *p, uintptr_t addr, size_t len)
@@ -884,9 +1053,10 @@ static void update_bits(struct zs_pager *p, uintptr_t addr, size_t n, uint8_t cl
 	}
 }
 
-static bool want_present(uint8_t v)
+/* Pages whose protection is the program's: present and guarded ones. */
+static bool want_reprotect(uint8_t v)
 {
-	return (v & ZS_PS_MAPPED) && STATE(v) == ZS_PS_PRESENT;
+	return (v & ZS_PS_MAPPED) && (STATE(v) == ZS_PS_PRESENT || is_guarded(v));
 }
 
 static void protect_run(struct zs_pager *p, struct run *r, void *arg)
@@ -905,7 +1075,7 @@ int zs_pager_protect(struct zs_pager *p, uintptr_t addr, size_t len, int prot)
 
 	addr &= ZS_PAGE_MASK;
 	update_bits(p, addr, n, ZS_PS_PROT_MASK, (uint8_t)(prot & ZS_PS_PROT_MASK));
-	walk(p, addr, n, want_present, protect_run, &ret);
+	walk(p, addr, n, want_reprotect, protect_run, &ret);
 	return ret;
 }
 

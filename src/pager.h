@@ -23,6 +23,15 @@
  * transition starts with a compare-and-swap on the state byte, so exactly one
  * thread moves a page and the others wait for it.
  *
+ * A frozen page may instead be GUARDED (Linux 6.13+, MADV_GUARD_INSTALL): the
+ * guard marker drops it and faults on access without a protection of its
+ * own, so frozen pages do not split their area: a program that touches its
+ * pages at random keeps its VMAs whole however many are frozen.  Thawing
+ * one costs two more calls (it is shut, unguarded, written, opened), so the
+ * pager guards only near the VMA budget unless told always.  Near the
+ * budget it also freezes cold present pages directly (shut, stored,
+ * guarded, opened) rather than sample them, which would split areas.
+ *
  * Thaw writes the page through /proc/self/mem while it is still PROT_NONE,
  * then restores the program's protection: no thread ever sees it half
  * restored.  Freeze reads it the same way, since a sampled page is already
@@ -60,6 +69,8 @@
 	X(pins_full, "pins refused for want of a free slot") \
 	X(first_touches, "fresh pages opened at their first touch") \
 	X(throttled, "first touches and thaws that waited for room under the limit") \
+	X(guarded, "pages frozen under a guard marker, leaving their area whole") \
+	X(direct_freezes, "present pages frozen without sampling, near the VMA budget") \
 	X(protected_pages, "pages sampled, frozen or fresh now")
 
 struct zs_pager_stats {
@@ -74,6 +85,9 @@ struct zs_pin {
 	uintptr_t start, end;
 };
 
+/* When frozen pages are guarded rather than shut (zs_pager_set_guard). */
+enum zs_guard { ZS_GUARD_NEVER, ZS_GUARD_NEAR_BUDGET, ZS_GUARD_ALWAYS };
+
 struct zs_pager;
 /* Called before a fault brings `pages` into memory (a first touch opening
  * fresh pages, a thaw); may wait (async-signal-safe).  Returns true when it
@@ -87,6 +101,7 @@ struct zs_pager {
 	struct zs_pager_stats stats; /* relaxed atomics */
 	struct zs_histo thaw_ns;     /* time in the handler to thaw a page */
 	size_t cluster;              /* pages a fault brings back at once */
+	int guard;                   /* enum zs_guard, as supported */
 	zs_admit_fn admit;           /* NULL: first touches never wait */
 	uint64_t splits;             /* protection changes that may add areas, x2 */
 	uint64_t vmas_counted, splits_at_count, vma_budget;
@@ -137,6 +152,10 @@ size_t zs_pager_freeze(struct zs_pager *p, uintptr_t addr, size_t npages);
  * block of `pages` around it (1: just the page).  Near the VMA limit this
  * keeps thaws from splitting protected areas.  Any thread. */
 void zs_pager_set_cluster(struct zs_pager *p, size_t pages);
+/* Guard frozen pages `mode` from now on, as far as the kernel can (it is
+ * NEAR_BUDGET by default where it can).  Returns the mode in force.  Any
+ * thread. */
+enum zs_guard zs_pager_set_guard(struct zs_pager *p, enum zs_guard mode);
 /* The admission hook for first touches (NULL: none).  Any thread. */
 void zs_pager_set_admit(struct zs_pager *p, zs_admit_fn admit);
 

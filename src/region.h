@@ -28,6 +28,8 @@
 #define ZS_PS_FROZEN 0x10      /* PROT_NONE; contents in the engine, page dropped */
 #define ZS_PS_BUSY 0x18        /* being frozen or thawed: wait for it */
 #define ZS_PS_FRESH 0x20       /* with SAMPLED: never touched yet, reads as zeros */
+#define ZS_PS_GUARDED 0x20     /* with FROZEN: dropped under a guard marker, with the
+                                  program's protection (no area of its own) */
 #define ZS_PS_LOCKED 0x40      /* mlock'd: never frozen */
 #define ZS_PS_MAPPED 0x80      /* part of a live managed mapping */
 

@@ -73,6 +73,14 @@ static inline int done_testing(void)
 	return tap_failed ? 1 : 0;
 }
 
+/* Skip the next `n` checks with a reason (counted as skips). */
+static inline void skip(int n, const char *why)
+{
+	while (n-- > 0)
+		printf("ok %d # SKIP %s\n", ++tap_run, why);
+	fflush(stdout);
+}
+
 /* Skip the whole program with a reason (exit 0, counted as a skip). */
 static inline void skip_all(const char *why)
 {

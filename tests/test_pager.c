@@ -9,6 +9,7 @@
 
 #include <pthread.h>
 #include <setjmp.h>
+#include <stdio.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -488,6 +489,109 @@ static void test_pinned_syscalls(void)
 	is(io[2], 0, "2000 freeze cycles under pinned reads: no EFAULT");
 }
 
+/* The process's areas that overlap the test pages. */
+static int areas_in_base(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	unsigned long lo, hi, b = (unsigned long)base, e = b + NPAGES * ZS_PAGE_SIZE;
+	char line[512];
+	int n = 0;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%lx-%lx", &lo, &hi) == 2 && lo < e && hi > b)
+			n++;
+	if (f)
+		fclose(f);
+	return n;
+}
+
+/* Every other page frozen: shut, each splits the area; guarded, none does,
+ * and everything comes back intact through every path that meets a
+ * guarded page (fault, mprotect, MADV_DONTNEED, mlock). */
+static void test_guard(void)
+{
+	volatile char sink;
+	volatile int faulted = 0, bad = 0;
+	sigjmp_buf jb;
+	int i;
+
+	if (zs_pager_set_guard(&pager, ZS_GUARD_ALWAYS) != ZS_GUARD_ALWAYS) {
+		skip(7, "this kernel has no guard markers (MADV_GUARD_INSTALL, Linux 6.13)");
+		return;
+	}
+	fill(29);
+	for (i = 0; i < NPAGES; i += 2)
+		zs_pager_sample(&pager, (uintptr_t)PG(i), 1, NULL);
+	zs_pager_freeze(&pager, (uintptr_t)base, NPAGES);
+	is(pstats().frozen_pages, NPAGES / 2, "every other page frozen");
+	is(areas_in_base(), 1, "guarded, they leave the area whole (one VMA, not %d)", NPAGES);
+	is(mismatches(29), 0, "each thaws intact on fault");
+	is(areas_in_base(), 1, "and thawing leaves it whole");
+
+	freeze_all();
+	zs_pager_protect(&pager, (uintptr_t)base, NPAGES * ZS_PAGE_SIZE, PROT_READ);
+	is(areas_in_base(), 1, "mprotect over guarded pages keeps one area");
+	expect_fault = &jb;
+	if (sigsetjmp(jb, 1) == 0)
+		*PG(5) = 'x';
+	else
+		faulted = 1;
+	expect_fault = NULL;
+	zs_pager_protect(&pager, (uintptr_t)base, NPAGES * ZS_PAGE_SIZE, PROT_READ | PROT_WRITE);
+	ok(faulted && mismatches(29) == 0,
+	   "a guarded page thawed read-only faults on write for the program; all intact");
+
+	freeze_all();
+	zs_pager_lock(&pager, (uintptr_t)base, 64 * ZS_PAGE_SIZE, true);
+	zs_pager_lock(&pager, (uintptr_t)base, 64 * ZS_PAGE_SIZE, false);
+	zs_pager_discard(&pager, (uintptr_t)PG(64), 64 * ZS_PAGE_SIZE);
+	madvise(PG(64), 64 * ZS_PAGE_SIZE, MADV_DONTNEED);
+	for (i = 64; i < 128; i++)
+		bad += *PG(i) != 0;
+	sink = *PG(0);
+	(void)sink;
+	ok(bad == 0 && pstats().frozen_pages < NPAGES,
+	   "MADV_DONTNEED over guarded pages: zeros, no fault left behind");
+	fill(29);
+	zs_pager_set_guard(&pager, ZS_GUARD_NEVER);
+}
+
+/* Frozen pages shut before guarding began are guarded by the next freeze
+ * pass once it has; near the VMA budget the clock freezes cold present
+ * pages directly rather than sample (split) them. */
+static void test_guard_budget(void)
+{
+	uint64_t direct;
+	int i;
+
+	if (zs_pager_set_guard(&pager, ZS_GUARD_NEVER) != ZS_GUARD_NEVER ||
+	    zs_pager_set_guard(&pager, ZS_GUARD_ALWAYS) != ZS_GUARD_ALWAYS) {
+		skip(4, "this kernel has no guard markers");
+		return;
+	}
+	zs_pager_set_guard(&pager, ZS_GUARD_NEVER);
+	fill(31);
+	for (i = 0; i < NPAGES; i += 4)
+		zs_pager_sample(&pager, (uintptr_t)PG(i), 2, NULL);
+	zs_pager_freeze(&pager, (uintptr_t)base, NPAGES);
+	ok(areas_in_base() > NPAGES / 4, "shut, frozen runs split the area (%d VMAs)",
+	   areas_in_base());
+	zs_pager_set_guard(&pager, ZS_GUARD_NEAR_BUDGET);
+	zs_pager_note_vmas(&pager, 100, 100);
+	zs_pager_freeze(&pager, (uintptr_t)base, NPAGES);
+	is(areas_in_base(), 1, "past half the budget, the next pass guards them: one VMA");
+	zs_pager_note_vmas(&pager, 100, 100); /* as counted now */
+	direct = pstats().direct_freezes;
+	for (i = 2; i < NPAGES; i += 4)
+		zs_pager_sample(&pager, (uintptr_t)PG(i), 1, NULL);
+	ok(pstats().direct_freezes - direct == NPAGES / 4 && areas_in_base() == 1,
+	   "sampling that would split is a direct freeze instead (%llu), still one VMA",
+	   (unsigned long long)(pstats().direct_freezes - direct));
+	is(mismatches(31), 0, "everything intact");
+	zs_pager_note_vmas(&pager, 0, 0);
+	zs_pager_set_guard(&pager, ZS_GUARD_NEVER);
+}
+
 int main(void)
 {
 	static char altstack[64 << 10];
@@ -507,6 +611,8 @@ int main(void)
 	test_thaw_admitted();
 	test_area_estimate();
 	test_pinned_syscalls();
+	test_guard();
+	test_guard_budget();
 	zs_pager_destroy(&pager);
 	zs_engine_destroy(engine);
 	rmdir(tmpdir);
