@@ -241,6 +241,7 @@ static void after_fork_child(void)
 	zs_region_after_fork_child(shim_region());
 	zs_engine_after_fork_child(shim.engine);
 	zs_pager_after_fork_child(&shim.pager);
+	shim_forget_uninherited();
 	if (shim.reclaim.limit_pages) {
 		__atomic_store_n(&shim.reclaim_orphaned, 1, __ATOMIC_SEQ_CST);
 		__atomic_store_n(&shim.pressure, 1, __ATOMIC_RELAXED);
@@ -313,6 +314,13 @@ static void dump_at_exit(void)
 	shim_dump_stats(shim.stats_fd);
 }
 
+static enum zs_guard guard_mode(const char *name)
+{
+	return !strcmp(name, "always") ? ZS_GUARD_ALWAYS
+	       : !strcmp(name, "never") ? ZS_GUARD_NEVER
+					 : ZS_GUARD_NEAR_BUDGET;
+}
+
 static void start(void)
 {
 	char err[512];
@@ -333,6 +341,7 @@ static void start(void)
 	if (shim.stats_fd < 0 && *shim.opt.stats_file)
 		shim_die("ZSWAPSIM_STATS_FILE=%s: %s", shim.opt.stats_file, strerror(errno));
 	statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+	zs_pager_set_guard(&shim.pager, guard_mode(shim.opt.guard_pages));
 	shim.reclaim.vma_budget = vma_budget();
 	count_vmas(); /* the pager keeps its budget from the first fault on */
 	__atomic_store_n(&shim.state, SHIM_ON, __ATOMIC_RELEASE);

@@ -14,7 +14,9 @@
  */
 #include "config.h"
 
+#include <fcntl.h>
 #include <stdarg.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -197,11 +199,93 @@ SHIM_EXPORT int mprotect(void *addr, size_t len, int prot)
 	return 0;
 }
 
+/* MADV_DONTFORK and MADV_WIPEONFORK: a child must not get back, from the
+ * copy of the pool it inherits, pages the kernel did not give it.  Their
+ * pages stay present in the parent, as if locked, so the kernel's own
+ * treatment is the whole story; a child forgets the ranges it did not
+ * inherit (shim_forget_uninherited). */
+static int dontfork_seen;
+
+static int fork_advice(void *addr, size_t len, int advice, uintptr_t s, uintptr_t e)
+{
+	int ret;
+
+	pthread_mutex_lock(&shim.map_lock);
+	zs_pager_lock(&shim.pager, s, e - s, true);
+	ret = zs_sys_madvise(addr, len, advice);
+	if (ret == 0 && advice == MADV_DONTFORK)
+		__atomic_store_n(&dontfork_seen, 1, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&shim.map_lock);
+	return ret;
+}
+
+/* The child's managed pages in [s, e), a hole in its address space: forget
+ * them, and reserve the hole again. */
+static void forget_hole(uintptr_t s, uintptr_t e)
+{
+	if (s >= e)
+		return;
+	zs_pager_unmap(&shim.pager, s, e - s);
+	zs_sys_mmap((void *)s, e - s, PROT_NONE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+}
+
+static uintptr_t hex(const char **p)
+{
+	uintptr_t v = 0;
+	int d;
+
+	for (;; (*p)++) {
+		d = **p >= '0' && **p <= '9' ? **p - '0' : **p >= 'a' && **p <= 'f' ? **p - 'a' + 10 : -1;
+		if (d < 0)
+			return v;
+		v = v * 16 + (uintptr_t)d;
+	}
+}
+
+/* Read /proc/self/maps without allocating (the child of a threaded parent
+ * must not take the allocator's locks). */
+void shim_forget_uninherited(void)
+{
+	struct zs_region *reg = shim_region();
+	char buf[4096];
+	size_t have = 0;
+	ssize_t n;
+	uintptr_t at = reg->base;
+	int fd;
+
+	if (!__atomic_load_n(&dontfork_seen, __ATOMIC_RELAXED) ||
+	    (fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC)) < 0)
+		return;
+	while ((n = read(fd, buf + have, sizeof(buf) - 1 - have)) > 0) {
+		char *line = buf, *nl;
+
+		have += (size_t)n;
+		buf[have] = 0;
+		while ((nl = strchr(line, '\n'))) {
+			const char *p = line;
+			uintptr_t lo = hex(&p), hi = *p == '-' ? (p++, hex(&p)) : 0;
+
+			if (hi > reg->base && lo < reg->end) {
+				forget_hole(at, lo > at ? lo : at);
+				at = hi;
+			}
+			line = nl + 1;
+		}
+		have -= (size_t)(line - buf);
+		memmove(buf, line, have);
+	}
+	close(fd);
+	forget_hole(at, reg->end);
+}
+
 SHIM_EXPORT int madvise(void *addr, size_t len, int advice)
 {
 	uintptr_t s, e;
 	int ret;
 
+	if (managed_part(addr, len, &s, &e) && (advice == MADV_DONTFORK || advice == MADV_WIPEONFORK))
+		return fork_advice(addr, len, advice, s, e);
 	if (!managed_part(addr, len, &s, &e) ||
 	    (advice != MADV_DONTNEED && advice != MADV_FREE && advice != MADV_REMOVE))
 		return zs_sys_madvise(addr, len, advice);

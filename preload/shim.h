@@ -76,6 +76,9 @@ void shim_unmap_range(void *addr, size_t len);
 /* mmap.c: keep the managed pages of a range present for good, as mlock
  * would (never sampled or frozen). */
 void shim_keep_present(const void *addr, size_t len);
+/* In a child after fork: forget the managed ranges it did not inherit
+ * (MADV_DONTFORK). */
+void shim_forget_uninherited(void);
 /* malloc.c */
 int shim_malloc_init(void);
 /* Is a return address in the C library's or jemalloc's code?  Their own

@@ -19,16 +19,20 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <poll.h>
+#include <pthread.h>
+#include <semaphore.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/random.h>
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/utsname.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "shim.h"
@@ -88,14 +92,30 @@ static void unpin_iov(struct iov_pins *p)
 	if (!real_##name) \
 		real_##name = (__typeof__(name) *)dlsym(RTLD_NEXT, #name)
 
-/* One buffer: pin, call, unpin. */
+/* A call failed with EFAULT on a managed buffer it could not hold (every
+ * pin slot taken: the pages were made present, but reclaim may have taken
+ * them back while the call blocked): make them present again and say
+ * whether to retry.  The kernel fails such a call before it consumes
+ * anything, so the retry loses nothing. */
+static bool refault(int slot, int err, const void *buf, size_t len, int *tries)
+{
+	if (slot >= 0 || err != EFAULT || !buf || !shim_manages(buf) || ++*tries > 8)
+		return false;
+	unpin(pin(buf, len));
+	return true;
+}
+
+/* One buffer: pin, call (again after EFAULT, see refault), unpin. */
 #define PINNED1(type, name, params, buf, len, args) \
 	SHIM_EXPORT type name params \
 	{ \
 		REAL(name); \
-		int slot_ = pin((buf), (len)); \
-		type ret_ = real_##name args; \
-		int err_ = errno; \
+		int slot_ = pin((buf), (len)), err_, tries_ = 0; \
+		type ret_; \
+		do { \
+			ret_ = real_##name args; \
+			err_ = errno; \
+		} while (ret_ == (type)-1 && refault(slot_, err_, (buf), (len), &tries_)); \
 		unpin(slot_); \
 		errno = err_; \
 		return ret_; \
@@ -119,6 +139,13 @@ PINNED1(size_t, fread_unlocked, (void *p, size_t size, size_t n, FILE *f), p, si
 	(p, size, n, f))
 PINNED1(size_t, fwrite_unlocked, (const void *p, size_t size, size_t n, FILE *f), p, size * n,
 	(p, size, n, f))
+/* stdio hands what does not fit its buffer to write(2) straight from the
+ * caller's memory (fwrite above; fputs and puts after a strlen that made
+ * the pages present, but reclaim could take them back in between). */
+PINNED1(int, fputs, (const char *str, FILE *f), str, strlen(str) + 1, (str, f))
+PINNED1(int, puts, (const char *str), str, strlen(str) + 1, (str))
+#undef fputs_unlocked
+PINNED1(int, fputs_unlocked, (const char *str, FILE *f), str, strlen(str) + 1, (str, f))
 PINNED1(int, fstat, (int fd, struct stat *st), st, sizeof(*st), (fd, st))
 PINNED1(int, poll, (struct pollfd *fds, nfds_t n, int timeout), fds, n * sizeof(*fds),
 	(fds, n, timeout))
@@ -132,6 +159,61 @@ PINNED1(ssize_t, getdents64, (int fd, void *buf, size_t n), buf, n, (fd, buf, n)
 PINNED1(ssize_t, getrandom, (void *buf, size_t n, unsigned int flags), buf, n, (buf, n, flags))
 PINNED1(char *, getcwd, (char *buf, size_t n), buf, n, (buf, n))
 PINNED1(int, uname, (struct utsname *u), u, sizeof(*u), (u))
+
+/* Futex words.  A thread blocked in FUTEX_WAIT that a signal interrupts
+ * has its wait restarted by the kernel (SA_RESTART), which reads the word
+ * again: on a frozen page that fails with EFAULT, and glibc's condition
+ * variables, semaphores and read-write locks abort on it.  The object stays
+ * pinned while a thread may wait on it.  (A mutex's lock just retries, and
+ * a wake never reads the word.)  pthread_cond_* have an older version in
+ * glibc; the one programs link against is asked for by name. */
+#define REAL_COND(name) \
+	static __typeof__(name) *real_##name; \
+	if (!real_##name) \
+		real_##name = (__typeof__(name) *)dlvsym(RTLD_NEXT, #name, "GLIBC_2.3.2"); \
+	if (!real_##name) \
+		real_##name = (__typeof__(name) *)dlsym(RTLD_NEXT, #name)
+#define PINNED_WAIT(real, type, name, params, obj, args) \
+	SHIM_EXPORT type name params \
+	{ \
+		real(name); \
+		int slot_ = pin((obj), sizeof(*(obj))), err_; \
+		type ret_; \
+		pthread_cleanup_push(unpin_cancelled, &slot_); \
+		ret_ = real_##name args; \
+		err_ = errno; \
+		pthread_cleanup_pop(1); \
+		errno = err_; \
+		return ret_; \
+	}
+
+/* A waiting thread cancelled (or returning) lets its pin go. */
+static void unpin_cancelled(void *slot)
+{
+	unpin(*(int *)slot);
+}
+
+PINNED_WAIT(REAL_COND, int, pthread_cond_wait, (pthread_cond_t *c, pthread_mutex_t *m), c, (c, m))
+PINNED_WAIT(REAL_COND, int, pthread_cond_timedwait,
+	    (pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *t), c, (c, m, t))
+PINNED_WAIT(REAL, int, pthread_cond_clockwait,
+	    (pthread_cond_t *c, pthread_mutex_t *m, clockid_t id, const struct timespec *t), c,
+	    (c, m, id, t))
+PINNED_WAIT(REAL, int, sem_wait, (sem_t *sem), sem, (sem))
+PINNED_WAIT(REAL, int, sem_timedwait, (sem_t *sem, const struct timespec *t), sem, (sem, t))
+PINNED_WAIT(REAL, int, sem_clockwait, (sem_t *sem, clockid_t id, const struct timespec *t), sem,
+	    (sem, id, t))
+PINNED_WAIT(REAL, int, pthread_rwlock_rdlock, (pthread_rwlock_t *rw), rw, (rw))
+PINNED_WAIT(REAL, int, pthread_rwlock_wrlock, (pthread_rwlock_t *rw), rw, (rw))
+PINNED_WAIT(REAL, int, pthread_rwlock_timedrdlock, (pthread_rwlock_t *rw, const struct timespec *t),
+	    rw, (rw, t))
+PINNED_WAIT(REAL, int, pthread_rwlock_timedwrlock, (pthread_rwlock_t *rw, const struct timespec *t),
+	    rw, (rw, t))
+PINNED_WAIT(REAL, int, pthread_rwlock_clockrdlock,
+	    (pthread_rwlock_t *rw, clockid_t id, const struct timespec *t), rw, (rw, id, t))
+PINNED_WAIT(REAL, int, pthread_rwlock_clockwrlock,
+	    (pthread_rwlock_t *rw, clockid_t id, const struct timespec *t), rw, (rw, id, t))
+PINNED_WAIT(REAL, int, pthread_barrier_wait, (pthread_barrier_t *b), b, (b))
 
 /* select and pselect: three descriptor sets and the timeout. */
 #define SELECT_WRAPPER(name, tv_type, ...) \
@@ -376,6 +458,79 @@ EXEC_WRAPPER(posix_spawn, (pid_t *pid, const char *path, const posix_spawn_file_
 EXEC_WRAPPER(posix_spawnp, (pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
 			    const posix_spawnattr_t *attr, char *const argv[], char *const envp[]),
 	     file, argv, envp, (pid, file, fa, attr, argv, envp))
+
+/* execl, execle and execlp gather their arguments into an array and call
+ * execve inside the C library, where no wrapper sees it: gather them here
+ * (on the stack) and go through the wrappers above. */
+static size_t count_args(va_list ap)
+{
+	size_t n = 1; /* arg0 */
+
+	while (va_arg(ap, char *))
+		n++;
+	return n;
+}
+
+#define GATHER_ARGS(arg0, argv, ap) \
+	va_list ap; \
+	size_t n_, i_; \
+	va_start(ap, arg0); \
+	n_ = count_args(ap); \
+	va_end(ap); \
+	char *argv[n_ + 1]; \
+	va_start(ap, arg0); \
+	argv[0] = (char *)(arg0); \
+	for (i_ = 1; i_ <= n_; i_++) \
+		argv[i_] = va_arg(ap, char *)
+
+SHIM_EXPORT int execl(const char *path, const char *arg0, ...)
+{
+	GATHER_ARGS(arg0, argv, ap);
+	va_end(ap);
+	return execv(path, argv);
+}
+
+SHIM_EXPORT int execlp(const char *file, const char *arg0, ...)
+{
+	GATHER_ARGS(arg0, argv, ap);
+	va_end(ap);
+	return execvp(file, argv);
+}
+
+SHIM_EXPORT int execle(const char *path, const char *arg0, ...)
+{
+	GATHER_ARGS(arg0, argv, ap);
+	char *const *envp = va_arg(ap, char *const *);
+
+	va_end(ap);
+	return execve(path, argv, envp);
+}
+
+/* ioctl's argument: as big as the request says, or (old requests that do
+ * not say, such as the terminal ones) a generous guess; pinning more of
+ * the program's memory than the kernel uses costs nothing. */
+SHIM_EXPORT int ioctl(int fd, unsigned long req, ...)
+{
+	REAL(ioctl);
+	va_list ap;
+	void *arg;
+	size_t size = _IOC_SIZE(req);
+	int slot, ret, err;
+
+	va_start(ap, req);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	slot = pin(arg, size ? size : 256);
+	ret = real_ioctl(fd, req, arg);
+	err = errno;
+	unpin(slot);
+	errno = err;
+	return ret;
+}
+
+/* The terminal calls use ioctl inside the C library. */
+PINNED1(int, tcgetattr, (int fd, struct termios *t), t, sizeof(*t), (fd, t))
+PINNED1(int, tcsetattr, (int fd, int when, const struct termios *t), t, sizeof(*t), (fd, when, t))
 
 /* ---- the fortified entry points (-D_FORTIFY_SOURCE) ---- */
 

@@ -6,7 +6,8 @@
  * parent gives each child 10 seconds.  Then parent and child both rewrite
  * all 64 MiB with patterns of their own, at the same time, each under the
  * limit: both swap (the child's own reclaim, its own swap file), and
- * neither may see the other's bytes.  Exit 0 when every child exited 0 and
+ * neither may see the other's bytes.  MADV_WIPEONFORK and MADV_DONTFORK keep
+ * their meaning for the child.  Exit 0 when every child exited 0 and
  * the parent's own data is intact.
  */
 #define _GNU_SOURCE
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -86,6 +88,50 @@ static int twins(void)
 	return bad;
 }
 
+/* MADV_WIPEONFORK and MADV_DONTFORK over managed memory pushed far over
+ * the limit: the child finds the first range zeroed and the second gone
+ * (its touch is a SIGSEGV of its own), never the parent's bytes restored
+ * from the pool it inherited; the parent keeps both. */
+static void on_segv_in_child(int sig)
+{
+	(void)sig;
+	_exit(0);
+}
+
+static int fork_advice(void)
+{
+	size_t len = 4 << 20, k;
+	unsigned char *wipe = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	unsigned char *gone = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int status = -1, bad = 0;
+	pid_t pid;
+
+	memset(wipe, 0x5a, len);
+	memset(gone, 0xa5, len);
+	if (madvise(wipe, len, MADV_WIPEONFORK) || madvise(gone, len, MADV_DONTFORK))
+		return fprintf(stderr, "shim_fork: madvise: %m\n"), 1;
+	bad += rewrite(7); /* far over the limit: cold pages freeze */
+	pid = fork();
+	if (pid == 0) {
+		alarm(20);
+		for (k = 0; k < len; k++)
+			if (wipe[k])
+				_exit(1);
+		signal(SIGSEGV, on_segv_in_child);
+		_exit(gone[len / 2] == 0xa5 ? 2 : 3);
+	}
+	waitpid(pid, &status, 0);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		bad++;
+		fprintf(stderr, "shim_fork: fork advice: child %s %d (1: not wiped, 2/3: not gone)\n",
+			WIFEXITED(status) ? "exit" : "signal",
+			WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+	}
+	for (k = 0; k < len; k++)
+		bad += wipe[k] != 0x5a || gone[k] != 0xa5;
+	return bad;
+}
+
 int main(void)
 {
 	pthread_t t[2];
@@ -127,5 +173,6 @@ int main(void)
 			break;
 		}
 	bad += twins();
+	bad += fork_advice();
 	return bad ? 1 : 0;
 }
