@@ -120,7 +120,7 @@ static int reclaim_slice(size_t windows, bool wait)
 {
 	int ret;
 
-	if (__atomic_load_n(&shim.reclaim_paused, __ATOMIC_SEQ_CST))
+	if (zs_now_ns() < __atomic_load_n(&shim.exec_until_ns, __ATOMIC_SEQ_CST))
 		return -EBUSY;
 	if (wait)
 		pthread_mutex_lock(&shim.map_lock);

@@ -32,6 +32,9 @@
 
 #define SHIM_EXPORT __attribute__((visibility("default")))
 #define SHIM_TLS __thread __attribute__((tls_model("initial-exec")))
+/* How long an exec holds the clock off at most (the kernel reads the new
+ * program's arguments in that time). */
+#define SHIM_EXEC_PAUSE_NS (200 * 1000 * 1000ULL)
 
 enum shim_state { SHIM_OFF, SHIM_STARTING, SHIM_ON, SHIM_DISABLED };
 
@@ -42,7 +45,7 @@ struct shim {
 	struct zs_pager pager;
 	struct zs_reclaim reclaim;
 	pthread_mutex_t map_lock;
-	int reclaim_paused;        /* exec in flight: the clock waits (atomic) */
+	uint64_t exec_until_ns;    /* exec in flight: the clock waits till then (atomic) */
 	int pressure;              /* RSS well over the limit: allocators help (atomic) */
 	int kicked;                /* a first touch waits: reclaim now (futex word) */
 	int reclaim_stuck;         /* the clock can free nothing more (atomic) */

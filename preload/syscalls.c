@@ -403,7 +403,9 @@ PINNED_MSG(sendmsg, const)
 /* ---- exec and spawn: every string of argv and envp ---- */
 
 /* Stop the clock and make the strings present: the new image is built from
- * them by the kernel, in one call that does not block for long. */
+ * them by the kernel, in one call that does not block for long.  The clock
+ * is held off by a deadline, not a count: a vfork child execs in its
+ * parent's memory and never comes back to undo what it set there. */
 static void strings_present(char *const *v)
 {
 	for (; v && *v; v++)
@@ -415,7 +417,7 @@ static void pause_for_exec(const char *path, char *const argv[], char *const env
 	if (!active())
 		return;
 	pthread_mutex_lock(&shim.map_lock);
-	__atomic_add_fetch(&shim.reclaim_paused, 1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&shim.exec_until_ns, zs_now_ns() + SHIM_EXEC_PAUSE_NS, __ATOMIC_SEQ_CST);
 	pthread_mutex_unlock(&shim.map_lock);
 	unpin(pin_str(path));
 	unpin(pin(argv, sizeof(*argv)));
@@ -427,21 +429,25 @@ static void pause_for_exec(const char *path, char *const argv[], char *const env
 		unpin(pin(envp, sizeof(*envp) * 2));
 }
 
-static void resume_after_exec(void)
+/* The exec failed: the clock may go on.  Whether to try again (EFAULT: the
+ * strings were taken back meanwhile, so the kernel read none of them). */
+static bool resume_after_exec(int err, int *tries)
 {
 	if (active())
-		__atomic_sub_fetch(&shim.reclaim_paused, 1, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&shim.exec_until_ns, 0, __ATOMIC_SEQ_CST);
+	return err == EFAULT && active() && ++*tries <= 3;
 }
 
 #define EXEC_WRAPPER(name, params, path, argv, envp, args) \
 	SHIM_EXPORT int name params \
 	{ \
 		REAL(name); \
-		int ret_, err_; \
-		pause_for_exec(path, argv, envp); \
-		ret_ = real_##name args; \
-		err_ = errno; \
-		resume_after_exec(); \
+		int ret_, err_, tries_ = 0; \
+		do { \
+			pause_for_exec(path, argv, envp); \
+			ret_ = real_##name args; \
+			err_ = errno; \
+		} while (resume_after_exec(err_, &tries_)); \
 		errno = err_; \
 		return ret_; \
 	}

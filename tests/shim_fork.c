@@ -7,12 +7,14 @@
  * all 64 MiB with patterns of their own, at the same time, each under the
  * limit: both swap (the child's own reclaim, its own swap file), and
  * neither may see the other's bytes.  MADV_WIPEONFORK and MADV_DONTFORK keep
- * their meaning for the child.  Exit 0 when every child exited 0 and
+ * their meaning for the child, and vfork and posix_spawn run their programs.
+ * Exit 0 when every child exited 0 and
  * the parent's own data is intact.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,6 +134,49 @@ static int fork_advice(void)
 	return bad;
 }
 
+static size_t resident(void)
+{
+	static unsigned char vec[PAGES];
+	size_t k, in = 0;
+
+	if (mincore(mem, (size_t)PAGES * 4096, vec) == 0)
+		for (k = 0; k < PAGES; k++)
+			in += vec[k] & 1;
+	return in;
+}
+
+/* vfork and posix_spawn with their arguments in managed memory: each child
+ * runs its program, and the parent's limit still holds afterwards (a vfork
+ * child's exec must not leave the parent's clock stopped: the rewrite
+ * would then wait for room at every page, and the alarm end the test). */
+static int spawns(void)
+{
+	char *argv[] = { strdup("sh"), strdup("-c"), strdup("exit 5"), NULL };
+	int status = -1, bad = 0;
+	size_t in;
+	pid_t pid;
+
+	alarm(60);
+	pid = vfork();
+	if (pid == 0) {
+		execv("/bin/sh", argv);
+		_exit(1);
+	}
+	bad += waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 5;
+	bad += posix_spawn(&pid, "/bin/sh", NULL, NULL, argv, environ) != 0 ||
+	       waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 5;
+	bad += rewrite(11);
+	if ((in = resident()) > PAGES / 2) {
+		bad++;
+		fprintf(stderr, "shim_fork: after the spawns %zu of %d pages stayed in memory\n", in,
+			PAGES);
+	}
+	alarm(0);
+	if (bad)
+		fprintf(stderr, "shim_fork: vfork or posix_spawn failed\n");
+	return bad;
+}
+
 int main(void)
 {
 	pthread_t t[2];
@@ -174,5 +219,6 @@ int main(void)
 		}
 	bad += twins();
 	bad += fork_advice();
+	bad += spawns();
 	return bad ? 1 : 0;
 }
