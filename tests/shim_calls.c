@@ -40,23 +40,36 @@ static int resident(const void *p)
 	return mincore((void *)page, 4096, &v) != 0 || (v & 1);
 }
 
-/* A copy of n bytes of src (zeros without it) in a malloc'd buffer, left
- * alone until it is frozen (or 3 s). */
-static void *cold(const void *src, size_t n)
+/* Push other memory through until p has left memory (or 3 s). */
+static void push_out(const void *p)
 {
-	char *p = malloc(n < 4096 ? 4096 : n), *push;
+	char *push;
 	int i;
 
-	if (src)
-		memcpy(p, src, n);
-	else
-		memset(p, 0, n);
 	for (i = 0; i < 30 && resident(p); i++) {
 		push = malloc(8 << 20);
 		memset(push, i, 8 << 20);
 		keep = push;
 		free(keep);
 		usleep(100000);
+	}
+}
+
+/* A copy of n bytes of src (zeros without it) in a malloc'd buffer, left
+ * alone until it is frozen (3 s at most; then once more in another buffer,
+ * in case the first shares its page with something in use). */
+static void *cold(const void *src, size_t n)
+{
+	char *p = NULL;
+	int tries;
+
+	for (tries = 0; tries < 2 && (!p || resident(p)); tries++) {
+		p = malloc(n < 4096 ? 4096 : n);
+		if (src)
+			memcpy(p, src, n);
+		else
+			memset(p, 0, n);
+		push_out(p);
 	}
 	not_frozen += resident(p);
 	return p;
@@ -161,7 +174,7 @@ static void many_readers(void)
 			break;
 		started++;
 	}
-	free(cold(NULL, 4096)); /* push until something cold has frozen */
+	push_out(r[READERS - 1].buf); /* until the last reader's buffer froze */
 	for (i = 0; i < started; i++)
 		if (write(r[i].fd[1], "the data for this reader, exactly sixty-four bytes long.........", 64) != 64)
 			wrong++;

@@ -592,6 +592,32 @@ static void test_guard_budget(void)
 	zs_pager_set_guard(&pager, ZS_GUARD_NEVER);
 }
 
+/* The VMA budget spent, with frozen pages shut (no guard markers): the
+ * clock holds back samples that would split an area, and a fault brings
+ * back the whole 64-page block around its page instead of splitting one.
+ * Nothing is lost either way. */
+static void test_budget_spent(void)
+{
+	volatile char sink;
+	int i, present = 0;
+
+	zs_pager_set_guard(&pager, ZS_GUARD_NEVER);
+	fill(37);
+	freeze_all();
+	zs_pager_note_vmas(&pager, 1000, 100);
+	sink = *PG(200); /* block 192..255 */
+	(void)sink;
+	for (i = 192; i < 256; i++)
+		present += (*zs_region_state(&pager.region, (uintptr_t)PG(i)) & ZS_PS_STATE_MASK) ==
+			   ZS_PS_PRESENT;
+	is(present, 64, "over the budget a thaw brings back its whole 64-page block");
+	zs_pager_sample(&pager, (uintptr_t)PG(200), 1, NULL);
+	is(*zs_region_state(&pager.region, (uintptr_t)PG(200)) & ZS_PS_STATE_MASK, ZS_PS_PRESENT,
+	   "and a sample that would split an area is held back");
+	is(mismatches(37), 0, "everything intact");
+	zs_pager_note_vmas(&pager, 0, 0);
+}
+
 int main(void)
 {
 	static char altstack[64 << 10];
@@ -611,6 +637,7 @@ int main(void)
 	test_thaw_admitted();
 	test_area_estimate();
 	test_pinned_syscalls();
+	test_budget_spent();
 	test_guard();
 	test_guard_budget();
 	zs_pager_destroy(&pager);
