@@ -244,7 +244,8 @@ static uintptr_t hex(const char **p)
 }
 
 /* Read /proc/self/maps without allocating (the child of a threaded parent
- * must not take the allocator's locks). */
+ * must not take the allocator's locks).  Each line starts with its range;
+ * the rest of a line longer than the buffer (a long path) is skipped. */
 void shim_forget_uninherited(void)
 {
 	struct zs_region *reg = shim_region();
@@ -252,6 +253,7 @@ void shim_forget_uninherited(void)
 	size_t have = 0;
 	ssize_t n;
 	uintptr_t at = reg->base;
+	bool skipping = false;
 	int fd;
 
 	if (!__atomic_load_n(&dontfork_seen, __ATOMIC_RELAXED) ||
@@ -262,15 +264,20 @@ void shim_forget_uninherited(void)
 
 		have += (size_t)n;
 		buf[have] = 0;
-		while ((nl = strchr(line, '\n'))) {
+		while ((nl = strchr(line, '\n')) || (line == buf && have == sizeof(buf) - 1)) {
 			const char *p = line;
-			uintptr_t lo = hex(&p), hi = *p == '-' ? (p++, hex(&p)) : 0;
+			uintptr_t lo, hi;
 
-			if (hi > reg->base && lo < reg->end) {
-				forget_hole(at, lo > at ? lo : at);
-				at = hi;
+			if (!skipping) {
+				lo = hex(&p);
+				hi = *p == '-' ? (p++, hex(&p)) : 0;
+				if (hi > reg->base && lo < reg->end) {
+					forget_hole(at, lo > at ? lo : at);
+					at = hi;
+				}
 			}
-			line = nl + 1;
+			skipping = !nl;
+			line = nl ? nl + 1 : buf + have;
 		}
 		have -= (size_t)(line - buf);
 		memmove(buf, line, have);

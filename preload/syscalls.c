@@ -95,8 +95,9 @@ static void unpin_iov(struct iov_pins *p)
 /* A call failed with EFAULT on a managed buffer it could not hold (every
  * pin slot taken: the pages were made present, but reclaim may have taken
  * them back while the call blocked): make them present again and say
- * whether to retry.  The kernel fails such a call before it consumes
- * anything, so the retry loses nothing. */
+ * whether to retry.  Files, pipes and stream sockets fail such a call
+ * before they consume anything, so the retry loses nothing; datagram
+ * receives do not, and are not retried (PINNED1_ONCE). */
 static bool refault(int slot, int err, const void *buf, size_t len, int *tries)
 {
 	if (slot >= 0 || err != EFAULT || !buf || !shim_manages(buf) || ++*tries > 8)
@@ -105,8 +106,10 @@ static bool refault(int slot, int err, const void *buf, size_t len, int *tries)
 	return true;
 }
 
-/* One buffer: pin, call (again after EFAULT, see refault), unpin. */
-#define PINNED1(type, name, params, buf, len, args) \
+/* One buffer: pin, call (again after EFAULT when `retry`, see refault),
+ * unpin.  PINNED1_ONCE: calls that may have consumed or written part of
+ * their data before the EFAULT (a datagram, stdio's buffered text). */
+#define PINNED1_R(retry, type, name, params, buf, len, args) \
 	SHIM_EXPORT type name params \
 	{ \
 		REAL(name); \
@@ -115,11 +118,13 @@ static bool refault(int slot, int err, const void *buf, size_t len, int *tries)
 		do { \
 			ret_ = real_##name args; \
 			err_ = errno; \
-		} while (ret_ == (type)-1 && refault(slot_, err_, (buf), (len), &tries_)); \
+		} while ((retry) && ret_ == (type)-1 && refault(slot_, err_, (buf), (len), &tries_)); \
 		unpin(slot_); \
 		errno = err_; \
 		return ret_; \
 	}
+#define PINNED1(...) PINNED1_R(1, __VA_ARGS__)
+#define PINNED1_ONCE(...) PINNED1_R(0, __VA_ARGS__)
 
 PINNED1(ssize_t, read, (int fd, void *buf, size_t n), buf, n, (fd, buf, n))
 PINNED1(ssize_t, write, (int fd, const void *buf, size_t n), buf, n, (fd, buf, n))
@@ -128,7 +133,7 @@ PINNED1(ssize_t, pwrite, (int fd, const void *buf, size_t n, off_t off), buf, n,
 PINNED1(ssize_t, pread64, (int fd, void *buf, size_t n, off64_t off), buf, n, (fd, buf, n, off))
 PINNED1(ssize_t, pwrite64, (int fd, const void *buf, size_t n, off64_t off), buf, n,
 	(fd, buf, n, off))
-PINNED1(ssize_t, recv, (int fd, void *buf, size_t n, int flags), buf, n, (fd, buf, n, flags))
+PINNED1_ONCE(ssize_t, recv, (int fd, void *buf, size_t n, int flags), buf, n, (fd, buf, n, flags))
 PINNED1(ssize_t, send, (int fd, const void *buf, size_t n, int flags), buf, n, (fd, buf, n, flags))
 PINNED1(size_t, fread, (void *p, size_t size, size_t n, FILE *f), p, size * n, (p, size, n, f))
 PINNED1(size_t, fwrite, (const void *p, size_t size, size_t n, FILE *f), p, size * n,
@@ -142,10 +147,10 @@ PINNED1(size_t, fwrite_unlocked, (const void *p, size_t size, size_t n, FILE *f)
 /* stdio hands what does not fit its buffer to write(2) straight from the
  * caller's memory (fwrite above; fputs and puts after a strlen that made
  * the pages present, but reclaim could take them back in between). */
-PINNED1(int, fputs, (const char *str, FILE *f), str, strlen(str) + 1, (str, f))
-PINNED1(int, puts, (const char *str), str, strlen(str) + 1, (str))
+PINNED1_ONCE(int, fputs, (const char *str, FILE *f), str, strlen(str) + 1, (str, f))
+PINNED1_ONCE(int, puts, (const char *str), str, strlen(str) + 1, (str))
 #undef fputs_unlocked
-PINNED1(int, fputs_unlocked, (const char *str, FILE *f), str, strlen(str) + 1, (str, f))
+PINNED1_ONCE(int, fputs_unlocked, (const char *str, FILE *f), str, strlen(str) + 1, (str, f))
 PINNED1(int, fstat, (int fd, struct stat *st), st, sizeof(*st), (fd, st))
 PINNED1(int, poll, (struct pollfd *fds, nfds_t n, int timeout), fds, n * sizeof(*fds),
 	(fds, n, timeout))
@@ -412,12 +417,14 @@ static void strings_present(char *const *v)
 		unpin(pin_str(*v));
 }
 
-static void pause_for_exec(const char *path, char *const argv[], char *const envp[])
+static uint64_t pause_for_exec(const char *path, char *const argv[], char *const envp[])
 {
+	uint64_t until = zs_now_ns() + SHIM_EXEC_PAUSE_NS;
+
 	if (!active())
-		return;
+		return 0;
 	pthread_mutex_lock(&shim.map_lock);
-	__atomic_store_n(&shim.exec_until_ns, zs_now_ns() + SHIM_EXEC_PAUSE_NS, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&shim.exec_until_ns, until, __ATOMIC_SEQ_CST);
 	pthread_mutex_unlock(&shim.map_lock);
 	unpin(pin_str(path));
 	unpin(pin(argv, sizeof(*argv)));
@@ -427,43 +434,55 @@ static void pause_for_exec(const char *path, char *const argv[], char *const env
 		unpin(pin(argv, sizeof(*argv) * 2));
 	for (; envp && *envp; envp++)
 		unpin(pin(envp, sizeof(*envp) * 2));
+	return until;
 }
 
-/* The exec failed: the clock may go on.  Whether to try again (EFAULT: the
- * strings were taken back meanwhile, so the kernel read none of them). */
-static bool resume_after_exec(int err, int *tries)
+/* The exec failed (or the spawn returned): the clock may go on, unless
+ * another exec paused it again meanwhile.  Whether to try again (`efault`:
+ * the strings were taken back meanwhile, so the kernel read none of them). */
+static bool resume_after_exec(uint64_t paused, bool efault, int *tries)
 {
-	if (active())
-		__atomic_store_n(&shim.exec_until_ns, 0, __ATOMIC_SEQ_CST);
-	return err == EFAULT && active() && ++*tries <= 3;
+	if (!active())
+		return false;
+	__atomic_compare_exchange_n(&shim.exec_until_ns, &paused, 0, false, __ATOMIC_SEQ_CST,
+				    __ATOMIC_SEQ_CST);
+	return efault && ++*tries <= 3;
 }
 
-#define EXEC_WRAPPER(name, params, path, argv, envp, args) \
+/* `efault`: the call failed with EFAULT (exec: -1 and errno; spawn: its
+ * return value). */
+#define EXEC_WRAPPER(name, params, path, argv, envp, args, efault) \
 	SHIM_EXPORT int name params \
 	{ \
 		REAL(name); \
 		int ret_, err_, tries_ = 0; \
+		uint64_t paused_; \
 		do { \
-			pause_for_exec(path, argv, envp); \
+			paused_ = pause_for_exec(path, argv, envp); \
+			errno = 0; \
 			ret_ = real_##name args; \
 			err_ = errno; \
-		} while (resume_after_exec(err_, &tries_)); \
+		} while (resume_after_exec(paused_, efault, &tries_)); \
 		errno = err_; \
 		return ret_; \
 	}
+#define EXEC_EFAULT (ret_ == -1 && err_ == EFAULT)
+#define SPAWN_EFAULT (ret_ == EFAULT)
 
 EXEC_WRAPPER(execve, (const char *path, char *const argv[], char *const envp[]), path, argv, envp,
-	     (path, argv, envp))
-EXEC_WRAPPER(execv, (const char *path, char *const argv[]), path, argv, environ, (path, argv))
-EXEC_WRAPPER(execvp, (const char *file, char *const argv[]), file, argv, environ, (file, argv))
+	     (path, argv, envp), EXEC_EFAULT)
+EXEC_WRAPPER(execv, (const char *path, char *const argv[]), path, argv, environ, (path, argv),
+	     EXEC_EFAULT)
+EXEC_WRAPPER(execvp, (const char *file, char *const argv[]), file, argv, environ, (file, argv),
+	     EXEC_EFAULT)
 EXEC_WRAPPER(execvpe, (const char *file, char *const argv[], char *const envp[]), file, argv,
-	     envp, (file, argv, envp))
+	     envp, (file, argv, envp), EXEC_EFAULT)
 EXEC_WRAPPER(posix_spawn, (pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
 			   const posix_spawnattr_t *attr, char *const argv[], char *const envp[]),
-	     path, argv, envp, (pid, path, fa, attr, argv, envp))
+	     path, argv, envp, (pid, path, fa, attr, argv, envp), SPAWN_EFAULT)
 EXEC_WRAPPER(posix_spawnp, (pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
 			    const posix_spawnattr_t *attr, char *const argv[], char *const envp[]),
-	     file, argv, envp, (pid, file, fa, attr, argv, envp))
+	     file, argv, envp, (pid, file, fa, attr, argv, envp), SPAWN_EFAULT)
 
 /* execl, execle and execlp gather their arguments into an array and call
  * execve inside the C library, where no wrapper sees it: gather them here
@@ -561,7 +580,7 @@ PINNED1(ssize_t, __pread_chk, (int fd, void *buf, size_t n, off_t off, size_t bu
 	(fd, buf, n, off, buflen))
 PINNED1(ssize_t, __pread64_chk, (int fd, void *buf, size_t n, off64_t off, size_t buflen), buf,
 	n, (fd, buf, n, off, buflen))
-PINNED1(ssize_t, __recv_chk, (int fd, void *buf, size_t n, size_t buflen, int flags), buf, n,
+PINNED1_ONCE(ssize_t, __recv_chk, (int fd, void *buf, size_t n, size_t buflen, int flags), buf, n,
 	(fd, buf, n, buflen, flags))
 PINNED1(int, __poll_chk, (struct pollfd *fds, nfds_t n, int timeout, size_t fdslen), fds,
 	n * sizeof(*fds), (fds, n, timeout, fdslen))

@@ -475,6 +475,8 @@ static uint8_t drop_pages(struct zs_pager *p, uintptr_t start, size_t n, int pro
 		zs_sys_madvise(addr, len, MADV_GUARD_REMOVE); /* dropped all the same */
 		return ZS_PS_FROZEN;
 	}
+	if (guard) /* an install that failed part way may have left some */
+		zs_sys_madvise(addr, len, MADV_GUARD_REMOVE);
 	zs_sys_madvise(addr, len, MADV_DONTNEED);
 	return ZS_PS_FROZEN;
 }
@@ -593,13 +595,15 @@ static int write_page(struct zs_pager *p, uintptr_t page, const void *buf)
 }
 
 /* A guarded page (owned) becomes a plain frozen one, PROT_NONE and empty,
- * so that it can be written before anyone sees it.  Only at the kernel's
- * own VMA limit can this fail: then it is opened empty (not atomic for
- * other threads; the caller writes the contents at once). */
-static void unguard(struct zs_pager *p, uintptr_t page)
+ * so that it can be written before anyone sees it.  -EAGAIN when the
+ * kernel refuses to shut it (its own VMA limit): it stays guarded, never
+ * opened empty, and the access is tried again. */
+static int unguard(struct zs_pager *p, uintptr_t page)
 {
-	reprotect(p, page, 1, PROT_NONE);
+	if (!reprotect(p, page, 1, PROT_NONE))
+		return -EAGAIN;
 	zs_sys_madvise((void *)page, ZS_PAGE_SIZE, MADV_GUARD_REMOVE);
+	return 0;
 }
 
 /* Bring a frozen page (owned, BUSY, state `was`) back with its contents,
@@ -613,8 +617,8 @@ static int restore(struct zs_pager *p, uintptr_t page, uint8_t was)
 
 	if (ret)
 		return ret;
-	if (is_guarded(was))
-		unguard(p, page);
+	if (is_guarded(was) && (ret = unguard(p, page)) != 0)
+		return ret;
 	ret = write_page(p, page, buf);
 	if (ret) {
 		/* Not atomic for other threads, but the contents survive. */
@@ -631,11 +635,12 @@ static uint8_t settle_orphan(struct zs_pager *p, uintptr_t page)
 {
 	void *addr = (void *)page;
 
-	if (!zs_engine_contains(p->engine, page))
-		return ZS_PS_SAMPLED;
-	/* Shut, guarded or not, filled or not: make it plainly frozen. */
+	/* Whatever its protection and marker were, shut it: sampled (contents
+	 * in place), or plainly frozen (dropped) if its copy is stored. */
 	zs_sys_mprotect(addr, ZS_PAGE_SIZE, PROT_NONE);
 	zs_sys_madvise(addr, ZS_PAGE_SIZE, MADV_GUARD_REMOVE);
+	if (!zs_engine_contains(p->engine, page))
+		return ZS_PS_SAMPLED;
 	zs_sys_madvise(addr, ZS_PAGE_SIZE, MADV_DONTNEED);
 	return ZS_PS_FROZEN;
 }
@@ -840,7 +845,16 @@ static size_t thaw_span(struct zs_pager *p, uint8_t v)
 {
 	size_t cluster = __atomic_load_n(&p->cluster, __ATOMIC_RELAXED);
 
-	return cluster <= 1 && !is_guarded(v) && over_budget(p) ? 64 : cluster;
+	if (is_guarded(v))
+		return 1;
+	return cluster <= 1 && over_budget(p) ? 64 : cluster;
+}
+
+/* Protected pages that split their area (not guarded ones): a cluster
+ * brings those back with its page. */
+static bool want_shut(uint8_t v)
+{
+	return want_protected(v) && !is_guarded(v);
 }
 
 /* The fault side's one page: bring it back (contents, then protection).
@@ -855,17 +869,19 @@ static int thaw(struct zs_pager *p, uintptr_t page, uint8_t was)
 	if (is_fresh(was))
 		return thaw_cluster(p, page, was, fresh_block(p), want_fresh);
 	if (cluster > 1) {
-		ret = thaw_cluster(p, page, was, cluster, want_protected);
-	} else if (STATE(was) == ZS_PS_FROZEN && restore(p, page, was) != 0) {
-		PSTAT_ADD(p, thaw_failures, 1);
+		ret = thaw_cluster(p, page, was, cluster, want_shut);
+	} else if (STATE(was) == ZS_PS_FROZEN && (ret = restore(p, page, was)) != 0) {
 		set_state(state_of(p, page), was);
+		if (ret == -EAGAIN)
+			return 1;
+		PSTAT_ADD(p, thaw_failures, 1);
 		return 0;
 	} else if (zs_sys_mprotect((void *)page, ZS_PAGE_SIZE, PROT(was)) != 0) {
 		/* The VMA limit, met between two counts.  A whole block does not
 		 * split; if even that is refused the page stays sampled, with
 		 * its contents, and the access faults again until the clock has
 		 * merged areas back (it unsamples over the budget). */
-		thaw_cluster(p, page, with_state(was, ZS_PS_SAMPLED), 512, want_protected);
+		thaw_cluster(p, page, with_state(was, ZS_PS_SAMPLED), 512, want_shut);
 		if (STATE(was) == ZS_PS_FROZEN)
 			PSTAT_ADD(p, thaws, 1);
 		ret = 1;
@@ -1017,12 +1033,15 @@ static void discard_run(struct zs_pager *p, struct run *r, void *arg)
 {
 	size_t i;
 
-	for (i = 0; i < r->n && !is_guarded(r->was[i]); i++)
-		;
-	if (i < r->n) /* markers outlive MADV_DONTNEED */
+	size_t guarded = 0;
+
+	for (i = 0; i < r->n; i++)
+		guarded += is_guarded(r->was[i]);
+	if (guarded) /* markers outlive MADV_DONTNEED */
 		zs_sys_madvise((void *)r->start, r->n << ZS_PAGE_SHIFT, MADV_GUARD_REMOVE);
 	forget_run(p, r);
-	note_areas(p, r->start, r->n, r->prot);
+	if (guarded < r->n) /* guarded pages have the protection already */
+		note_areas(p, r->start, r->n, r->prot);
 	zs_sys_mprotect((void *)r->start, r->n << ZS_PAGE_SHIFT, r->prot);
 	settle_run(p, r, ZS_PS_PRESENT);
 }
