@@ -23,6 +23,8 @@
 
 #include "shim.h"
 
+static bool make_present(uintptr_t addr, size_t len);
+
 #define KEEP_FLAGS (MAP_NORESERVE | MAP_POPULATE | MAP_LOCKED)
 #define UNMANAGED (MAP_GROWSDOWN | MAP_STACK | MAP_HUGETLB | MAP_32BIT)
 
@@ -371,10 +373,9 @@ static void *remap_managed(uintptr_t old, size_t old_len, size_t new_len, int fl
 	dst = zs_region_alloc(shim_region(), new_len, 0, (uintptr_t)want);
 	if (!dst)
 		return MAP_FAILED;
-	zs_pager_lock(&shim.pager, old, old_len, true); /* everything present */
-	zs_pager_lock(&shim.pager, old, old_len, false);
-	if ((void *)syscall(SYS_mremap, old, old_len, new_len, MREMAP_MAYMOVE | MREMAP_FIXED, dst) !=
-	    dst) {
+	if (!make_present(old, old_len) ||
+	    (void *)syscall(SYS_mremap, old, old_len, new_len, MREMAP_MAYMOVE | MREMAP_FIXED, dst) !=
+		    dst) {
 		zs_region_free(shim_region(), dst, new_len);
 		return MAP_FAILED;
 	}
@@ -386,6 +387,27 @@ static void *remap_managed(uintptr_t old, size_t old_len, size_t new_len, int fl
 	return dst;
 }
 
+/* Before a move, under map_lock: every page of the range present (the
+ * moved range is recorded as present).  false, with ENOMEM, when one could
+ * not be restored (an engine error): it must not move, frozen, to an
+ * address recorded as present. */
+static bool make_present(uintptr_t addr, size_t len)
+{
+	uintptr_t page;
+
+	zs_pager_lock(&shim.pager, addr, len, true);
+	zs_pager_lock(&shim.pager, addr, len, false);
+	for (page = addr; page < addr + len; page += ZS_PAGE_SIZE) {
+		uint8_t v = *zs_region_state(shim_region(), page);
+
+		if ((v & ZS_PS_MAPPED) && (v & ZS_PS_STATE_MASK) != ZS_PS_PRESENT) {
+			errno = ENOMEM;
+			return false;
+		}
+	}
+	return true;
+}
+
 /* Managed pages leave for an address outside the reservation (or are
  * copied with MREMAP_DONTUNMAP): they go present first, and the old range,
  * if the kernel emptied it, returns to the reservation. */
@@ -394,9 +416,9 @@ static void *remap_out(uintptr_t old, size_t old_len, size_t new_len, int flags,
 	void *ret;
 
 	pthread_mutex_lock(&shim.map_lock);
-	zs_pager_lock(&shim.pager, old, old_len, true);
-	zs_pager_lock(&shim.pager, old, old_len, false);
-	ret = (void *)syscall(SYS_mremap, old, old_len, new_len, flags, want);
+	ret = MAP_FAILED;
+	if (make_present(old, old_len))
+		ret = (void *)syscall(SYS_mremap, old, old_len, new_len, flags, want);
 	if (ret != MAP_FAILED && ret != (void *)old && !(flags & MREMAP_DONTUNMAP))
 		unmap_locked(old, old_len);
 	pthread_mutex_unlock(&shim.map_lock);
