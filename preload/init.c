@@ -118,6 +118,7 @@ static uint64_t vma_budget(void)
  * lock). */
 static int reclaim_slice(size_t windows, bool wait)
 {
+	char selector;
 	int ret;
 
 	if (zs_now_ns() < __atomic_load_n(&shim.exec_until_ns, __ATOMIC_SEQ_CST))
@@ -126,7 +127,9 @@ static int reclaim_slice(size_t windows, bool wait)
 		pthread_mutex_lock(&shim.map_lock);
 	else if (pthread_mutex_trylock(&shim.map_lock) != 0)
 		return -EBUSY;
+	selector = shim_dispatch_allow(); /* its own calls need no net */
 	ret = zs_reclaim_run(&shim.reclaim, windows);
+	shim_dispatch_restore(selector);
 	pthread_mutex_unlock(&shim.map_lock);
 	return ret;
 }
@@ -227,6 +230,7 @@ static void after_fork_parent(void)
 {
 	if (__atomic_load_n(&shim.state, __ATOMIC_ACQUIRE) == SHIM_ON)
 		zs_engine_after_fork_parent(shim.engine);
+	shim_dispatch_rearm();
 }
 
 /* After fork, the child keeps its limit and swaps on its own: frozen pages
@@ -242,6 +246,7 @@ static void after_fork_child(void)
 	zs_engine_after_fork_child(shim.engine);
 	zs_pager_after_fork_child(&shim.pager);
 	shim_forget_uninherited();
+	shim_dispatch_after_fork_child();
 	if (shim.reclaim.limit_pages) {
 		__atomic_store_n(&shim.reclaim_orphaned, 1, __ATOMIC_SEQ_CST);
 		__atomic_store_n(&shim.pressure, 1, __ATOMIC_RELAXED);
@@ -347,6 +352,9 @@ static void start(void)
 	__atomic_store_n(&shim.state, SHIM_ON, __ATOMIC_RELEASE);
 	if (shim_malloc_init() || shim_signals_init())
 		shim_die("cannot start: jemalloc or signal set-up failed");
+	if (shim_dispatch_init())
+		shim_die("ZSWAPSIM_SYSCALL_DISPATCH=Y: this kernel or machine has no Syscall "
+			 "User Dispatch (Linux 5.11+, x86-64); use N");
 	pthread_atfork(before_fork, after_fork_parent, after_fork_child);
 	if (shim.opt.stats_at_exit)
 		atexit(dump_at_exit);

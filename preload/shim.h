@@ -89,8 +89,19 @@ int shim_malloc_init(void);
  * managed: glibc touches some of it with every signal blocked (a new
  * thread's start), where a frozen page would be fatal. */
 bool shim_caller_is_runtime(uintptr_t ra);
+/* dispatch.c: Syscall User Dispatch (ZSWAPSIM_SYSCALL_DISPATCH) */
+int shim_dispatch_init(void);
+bool shim_dispatch_enabled(void);
+void shim_dispatch_arm(void);           /* this thread, if on */
+void shim_dispatch_disarm(void);        /* this thread, for good */
+void shim_dispatch_rearm(void);         /* this thread, after a clone let through */
+char shim_dispatch_allow(void);         /* let this thread's calls through; the old selector */
+void shim_dispatch_restore(char was);
+void shim_dispatch_after_fork_child(void);
 /* signals.c */
 int shim_signals_init(void);
+/* Run the program's handler for a signal the shim owns. */
+void shim_chain_signal(int sig, siginfo_t *si, void *uc);
 void shim_thread_altstack(void);
 /* The libc pthread_create, for the shim's own thread. */
 int shim_real_pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *),

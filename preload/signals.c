@@ -17,6 +17,7 @@
 #include "config.h"
 
 #include <dlfcn.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -40,23 +41,25 @@ static pthread_key_t altstack_key;
 static bool owned(int sig)
 {
 	return __atomic_load_n(&shim.state, __ATOMIC_ACQUIRE) == SHIM_ON &&
-	       (sig == SIGSEGV || (shim.opt.stats_signal && sig == (int)shim.opt.stats_signal));
+	       (sig == SIGSEGV || (shim.opt.stats_signal && sig == (int)shim.opt.stats_signal) ||
+		(sig == SIGSYS && shim_dispatch_enabled()));
 }
 
 /* Run the program's handler for sig as the kernel would have. */
-static void chain(int sig, siginfo_t *si, void *uc)
+void shim_chain_signal(int sig, siginfo_t *si, void *uc)
 {
 	struct sigaction *a = &app_action[sig];
 	sigset_t old;
 
 	if (!(a->sa_flags & SA_SIGINFO) && (a->sa_handler == SIG_DFL || a->sa_handler == SIG_IGN)) {
-		if (sig == SIGSEGV) {
+		if (sig == SIGSEGV || sig == SIGSYS) {
 			/* Step aside: the access runs again and gets the default;
-			 * a SIGSEGV sent by kill or raise is sent again. */
+			 * a signal sent by kill or raise, or a SIGSYS (the call
+			 * does not run again), is sent again. */
 			struct sigaction dfl = { .sa_handler = SIG_DFL };
 
 			real_sigaction(sig, &dfl, NULL);
-			if (si->si_code <= 0)
+			if (si->si_code <= 0 || sig == SIGSYS)
 				syscall(SYS_tgkill, getpid(), (pid_t)syscall(SYS_gettid), sig);
 		}
 		return;
@@ -104,6 +107,7 @@ static void on_signal(int sig, siginfo_t *si, void *ctx)
 {
 	ucontext_t *uc = ctx;
 	int saved = errno;
+	char selector = shim_dispatch_allow();
 
 	if (sig == SIGSEGV) {
 		bool write = (uc->uc_mcontext.gregs[REG_ERR] & 2) != 0;
@@ -111,12 +115,13 @@ static void on_signal(int sig, siginfo_t *si, void *ctx)
 		if (!zs_pager_fault(&shim.pager, (uintptr_t)si->si_addr, write)) {
 			if (getenv_debug())
 				report_declined((uintptr_t)si->si_addr, write);
-			chain(sig, si, ctx);
+			shim_chain_signal(sig, si, ctx);
 		}
 	} else {
 		shim_dump_stats(shim.stats_fd);
-		chain(sig, si, ctx);
+		shim_chain_signal(sig, si, ctx);
 	}
+	shim_dispatch_restore(selector);
 	errno = saved;
 }
 
@@ -127,6 +132,7 @@ static int install(int sig)
 
 	sigfillset(&sa.sa_mask);
 	sigdelset(&sa.sa_mask, SIGSEGV);
+	sigdelset(&sa.sa_mask, SIGSYS); /* the handler's sigreturn may trap (dispatch.c) */
 	return real_sigaction(sig, &sa, &app_action[sig]);
 }
 
@@ -185,45 +191,72 @@ void shim_thread_altstack(void)
 		pthread_setspecific(altstack_key, ss.ss_sp);
 }
 
+/* A thread being started.  A new thread inherits its creator's Syscall
+ * User Dispatch, selector address included (dispatch.c): with it on, the
+ * creator lets its own calls through until the new thread has made its
+ * own (armed for the program's threads, off for the shim's), then frees
+ * this.  Otherwise the thread frees it first thing. */
 struct start {
 	void *(*fn)(void *);
 	void *arg;
+	bool program, creator_waits;
+	int ready;
 };
 
 static void *thread_start(void *p)
 {
-	struct start s = *(struct start *)p;
+	struct start *sp = p, s = *sp;
 
-	zs_unmap(p, sizeof(s));
-	shim_thread_altstack();
+	if (s.program)
+		shim_dispatch_arm();
+	else
+		shim_dispatch_disarm();
+	if (s.creator_waits)
+		__atomic_store_n(&sp->ready, 1, __ATOMIC_RELEASE);
+	else
+		zs_unmap(p, sizeof(s));
+	if (s.program)
+		shim_thread_altstack();
 	return s.fn(s.arg);
+}
+
+static int create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg,
+		  bool program)
+{
+	struct start *s = zs_map_anon(sizeof(*s)); /* not malloc: see above */
+	char selector;
+	int ret;
+
+	if (!real_pthread_create)
+		real_pthread_create = (pthread_create_fn)dlsym(RTLD_NEXT, "pthread_create");
+	if (!s)
+		return EAGAIN;
+	*s = (struct start){ fn, arg, program, shim_dispatch_enabled(), 0 };
+	selector = shim_dispatch_allow();
+	ret = real_pthread_create(t, attr, thread_start, s);
+	while (ret == 0 && s->creator_waits && !__atomic_load_n(&s->ready, __ATOMIC_ACQUIRE))
+		sched_yield();
+	shim_dispatch_restore(selector);
+	if (ret || s->creator_waits)
+		zs_unmap(s, sizeof(*s));
+	return ret;
 }
 
 int shim_real_pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *),
 			     void *arg)
 {
-	if (!real_pthread_create)
-		real_pthread_create = (pthread_create_fn)dlsym(RTLD_NEXT, "pthread_create");
-	return real_pthread_create(t, attr, fn, arg);
+	return create(t, attr, fn, arg, false);
 }
 
 SHIM_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *),
 			       void *arg)
 {
-	struct start *s;
-	int ret;
-
-	if (!shim_ready())
-		return shim_real_pthread_create(t, attr, fn, arg);
-	s = zs_map_anon(sizeof(*s)); /* not malloc: the thread frees it first thing */
-	if (!s)
-		return EAGAIN;
-	s->fn = fn;
-	s->arg = arg;
-	ret = shim_real_pthread_create(t, attr, thread_start, s);
-	if (ret)
-		zs_unmap(s, sizeof(*s));
-	return ret;
+	if (!shim_ready()) {
+		if (!real_pthread_create)
+			real_pthread_create = (pthread_create_fn)dlsym(RTLD_NEXT, "pthread_create");
+		return real_pthread_create(t, attr, fn, arg);
+	}
+	return create(t, attr, fn, arg, true);
 }
 
 int shim_signals_init(void)

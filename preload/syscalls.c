@@ -46,6 +46,7 @@ static bool active(void)
 
 static int pin(const void *buf, size_t len)
 {
+	shim_dispatch_rearm();
 	return buf && len && active() ? zs_pager_pin(&shim.pager, (uintptr_t)buf, len) : -1;
 }
 

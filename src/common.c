@@ -32,6 +32,7 @@ static void async_signal_set(sigset_t *set)
 	sigdelset(set, SIGILL);
 	sigdelset(set, SIGFPE);
 	sigdelset(set, SIGTRAP);
+	sigdelset(set, SIGSYS); /* a dispatch trap (preload/dispatch.c) */
 }
 
 void zs_signals_block(void)

@@ -75,6 +75,9 @@ const struct zs_option zs_option_table[] = {
 	{ "guard_pages", ZS_OPT_NAME, "auto", 0, 0, guard_names, guard_known, OPT(guard_pages),
 	  "libzswapsim: drop frozen pages under guard markers (Linux 6.13+), which keep "
 	  "their VMA whole: auto (near the VMA budget), always, never" },
+	{ "syscall_dispatch", ZS_OPT_BOOL, "N", 0, 0, NULL, NULL, OPT(syscall_dispatch),
+	  "libzswapsim: trap every system call (Syscall User Dispatch, Linux 5.11+, x86-64) to "
+	  "make its managed memory present: a safety net for raw system calls, ~1 us a call" },
 	{ "stats_signal", ZS_OPT_UINT, "10", 0, 64, NULL, NULL, OPT(stats_signal),
 	  "libzswapsim: signal that dumps the statistics (10 is SIGUSR1); 0 for none" },
 	{ "stats_file", ZS_OPT_PATH, "", 0, 0, NULL, NULL, OPT(stats_file),

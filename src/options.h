@@ -32,6 +32,7 @@ struct zs_options {
 	bool shrinker_enabled;
 	uint64_t reserve_size;
 	char guard_pages[ZS_NAME_MAX];
+	bool syscall_dispatch;
 	uint64_t stats_signal;
 	char stats_file[ZS_PATH_MAX];
 	bool stats_at_exit;
