@@ -224,6 +224,7 @@ static int create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *),
 		  bool program)
 {
 	struct start *s = zs_map_anon(sizeof(*s)); /* not malloc: see above */
+	bool waits = shim_dispatch_enabled(); /* s may be gone once the thread runs */
 	char selector;
 	int ret;
 
@@ -231,13 +232,13 @@ static int create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *),
 		real_pthread_create = (pthread_create_fn)dlsym(RTLD_NEXT, "pthread_create");
 	if (!s)
 		return EAGAIN;
-	*s = (struct start){ fn, arg, program, shim_dispatch_enabled(), 0 };
+	*s = (struct start){ fn, arg, program, waits, 0 };
 	selector = shim_dispatch_allow();
 	ret = real_pthread_create(t, attr, thread_start, s);
-	while (ret == 0 && s->creator_waits && !__atomic_load_n(&s->ready, __ATOMIC_ACQUIRE))
+	while (ret == 0 && waits && !__atomic_load_n(&s->ready, __ATOMIC_ACQUIRE))
 		sched_yield();
 	shim_dispatch_restore(selector);
-	if (ret || s->creator_waits)
+	if (ret || waits)
 		zs_unmap(s, sizeof(*s));
 	return ret;
 }
