@@ -29,31 +29,9 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "cold.h"
+
 static int failed, not_frozen;
-static char *volatile keep; /* so that the compiler keeps the pressure */
-
-static int resident(const void *p)
-{
-	unsigned char v = 1;
-	uintptr_t page = (uintptr_t)p & ~(uintptr_t)4095;
-
-	return mincore((void *)page, 4096, &v) != 0 || (v & 1);
-}
-
-/* Push other memory through until p has left memory (or 3 s). */
-static void push_out(const void *p)
-{
-	char *push;
-	int i;
-
-	for (i = 0; i < 30 && resident(p); i++) {
-		push = malloc(8 << 20);
-		memset(push, i, 8 << 20);
-		keep = push;
-		free(keep);
-		usleep(100000);
-	}
-}
 
 /* A copy of n bytes of src (zeros without it) in a malloc'd buffer, left
  * alone until it is frozen (3 s at most; then once more in another buffer,

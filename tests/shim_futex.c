@@ -22,6 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cold.h"
+
 struct shared { /* a page of its own */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -32,7 +34,6 @@ struct shared { /* a page of its own */
 };
 
 static struct shared *s;
-static char *volatile keep; /* so that the compiler keeps the pressure */
 static volatile int got_cond, got_timed, got_sem, got_rw, interrupted;
 
 static void on_usr2(int sig)
@@ -81,30 +82,6 @@ static void *rw_waiter(void *arg)
 	return arg;
 }
 
-static int resident(const void *p)
-{
-	unsigned char v = 1;
-
-	return mincore((void *)((uintptr_t)p & ~(uintptr_t)4095), 4096, &v) != 0 || (v & 1);
-}
-
-/* Push 8 MiB at a time through malloc until the shared page leaves memory
- * (it does without the shim's pins) or 3 s have gone. */
-static int pressure(void)
-{
-	int i;
-
-	for (i = 0; i < 30 && resident(s); i++) {
-		char *push = malloc(8 << 20);
-
-		memset(push, i, 8 << 20);
-		keep = push;
-		free(keep);
-		usleep(100000);
-	}
-	return !resident(s);
-}
-
 int main(void)
 {
 	struct sigaction sa = { .sa_handler = on_usr2, .sa_flags = SA_RESTART };
@@ -123,7 +100,7 @@ int main(void)
 	for (i = 0; i < 4; i++)
 		pthread_create(&t[i], NULL, waiters[i], NULL);
 	usleep(200000); /* all four blocked in the kernel */
-	froze = pressure();
+	froze = push_out(s); /* it does without the shim's pins */
 	for (i = 0; i < 4; i++)
 		pthread_kill(t[i], SIGUSR2); /* each wait restarts, reading its word */
 	usleep(100000);

@@ -17,14 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static char *volatile keep; /* so that the compiler keeps the pressure */
-
-static int resident(const void *p)
-{
-	unsigned char v = 1;
-
-	return mincore((void *)((uintptr_t)p & ~(uintptr_t)4095), 4096, &v) != 0 || (v & 1);
-}
+#include "cold.h"
 
 static double ns_per_getppid(void)
 {
@@ -41,19 +34,11 @@ static double ns_per_getppid(void)
 int main(void)
 {
 	char *buf = malloc(4096);
-	int p[2], i;
+	int p[2];
 	long got;
 
 	memset(buf, 1, 4096);
-	for (i = 0; i < 30 && resident(buf); i++) {
-		char *push = malloc(8 << 20);
-
-		memset(push, i, 8 << 20);
-		keep = push;
-		free(keep);
-		usleep(100000);
-	}
-	if (resident(buf))
+	if (!push_out(buf))
 		return fprintf(stderr, "shim_raw: the buffer never froze\n"), 2;
 	if (pipe(p) != 0 || write(p[1], "hello", 5) != 5)
 		return 2;

@@ -317,20 +317,27 @@ static void test_lock_failure(void)
 
 /* Near the VMA limit a fault brings back its whole block, so the
  * protection changes over runs instead of splitting areas page by page. */
+/* Pages [from, to) that are present. */
+static int present_in(int from, int to)
+{
+	int i, n = 0;
+
+	for (i = from; i < to; i++)
+		n += (*zs_region_state(&pager.region, (uintptr_t)PG(i)) & ZS_PS_STATE_MASK) ==
+		     ZS_PS_PRESENT;
+	return n;
+}
+
 static void test_cluster(void)
 {
 	volatile char sink;
-	int i, present = 0;
 
 	fill(13);
 	freeze_all();
 	zs_pager_set_cluster(&pager, 64);
 	sink = *PG(70); /* block 64..127 */
 	(void)sink;
-	for (i = 64; i < 128; i++)
-		present += (*zs_region_state(&pager.region, (uintptr_t)PG(i)) & ZS_PS_STATE_MASK) ==
-			   ZS_PS_PRESENT;
-	is(present, 64, "one fault brought back its whole 64-page block");
+	is(present_in(64, 128), 64, "one fault brought back its whole 64-page block");
 	ok((*zs_region_state(&pager.region, (uintptr_t)PG(128)) & ZS_PS_STATE_MASK) != ZS_PS_PRESENT,
 	   "and nothing beyond it");
 	zs_pager_set_cluster(&pager, 1);
@@ -599,7 +606,6 @@ static void test_guard_budget(void)
 static void test_budget_spent(void)
 {
 	volatile char sink;
-	int i, present = 0;
 
 	zs_pager_set_guard(&pager, ZS_GUARD_NEVER);
 	fill(37);
@@ -607,10 +613,7 @@ static void test_budget_spent(void)
 	zs_pager_note_vmas(&pager, 1000, 100);
 	sink = *PG(200); /* block 192..255 */
 	(void)sink;
-	for (i = 192; i < 256; i++)
-		present += (*zs_region_state(&pager.region, (uintptr_t)PG(i)) & ZS_PS_STATE_MASK) ==
-			   ZS_PS_PRESENT;
-	is(present, 64, "over the budget a thaw brings back its whole 64-page block");
+	is(present_in(192, 256), 64, "over the budget a thaw brings back its whole 64-page block");
 	zs_pager_sample(&pager, (uintptr_t)PG(200), 1, NULL);
 	is(*zs_region_state(&pager.region, (uintptr_t)PG(200)) & ZS_PS_STATE_MASK, ZS_PS_PRESENT,
 	   "and a sample that would split an area is held back");
