@@ -23,7 +23,7 @@
 
 #include "shim.h"
 
-static bool make_present(uintptr_t addr, size_t len);
+static bool present_for_move(uintptr_t addr, size_t len);
 
 #define KEEP_FLAGS (MAP_NORESERVE | MAP_POPULATE | MAP_LOCKED)
 #define UNMANAGED (MAP_GROWSDOWN | MAP_STACK | MAP_HUGETLB | MAP_32BIT)
@@ -373,7 +373,7 @@ static void *remap_managed(uintptr_t old, size_t old_len, size_t new_len, int fl
 	dst = zs_region_alloc(shim_region(), new_len, 0, (uintptr_t)want);
 	if (!dst)
 		return MAP_FAILED;
-	if (!make_present(old, old_len) ||
+	if (!present_for_move(old, old_len) ||
 	    (void *)syscall(SYS_mremap, old, old_len, new_len, MREMAP_MAYMOVE | MREMAP_FIXED, dst) !=
 		    dst) {
 		zs_region_free(shim_region(), dst, new_len);
@@ -391,7 +391,7 @@ static void *remap_managed(uintptr_t old, size_t old_len, size_t new_len, int fl
  * moved range is recorded as present).  false, with ENOMEM, when one could
  * not be restored (an engine error): it must not move, frozen, to an
  * address recorded as present. */
-static bool make_present(uintptr_t addr, size_t len)
+static bool present_for_move(uintptr_t addr, size_t len)
 {
 	uintptr_t page;
 
@@ -417,7 +417,7 @@ static void *remap_out(uintptr_t old, size_t old_len, size_t new_len, int flags,
 
 	pthread_mutex_lock(&shim.map_lock);
 	ret = MAP_FAILED;
-	if (make_present(old, old_len))
+	if (present_for_move(old, old_len))
 		ret = (void *)syscall(SYS_mremap, old, old_len, new_len, flags, want);
 	if (ret != MAP_FAILED && ret != (void *)old && !(flags & MREMAP_DONTUNMAP))
 		unmap_locked(old, old_len);

@@ -351,13 +351,17 @@ static size_t walk(struct zs_pager *p, uintptr_t addr, size_t npages, want_fn wa
 	return walk_only(p, addr, npages, NULL, want, done, arg);
 }
 
-/* Give every page of the run `state`, keeping the rest of what it had. */
+/* Give pages [i, j) of the run `state`, keeping the rest of what they had. */
+static void settle_part(struct zs_pager *p, struct run *r, size_t i, size_t j, uint8_t state)
+{
+	for (; i < j; i++)
+		set_state(state_of(p, PAGE(r->start, i)), with_state(r->was[i], state));
+}
+
+/* The same for every page of the run. */
 static void settle_run(struct zs_pager *p, struct run *r, uint8_t state)
 {
-	size_t i;
-
-	for (i = 0; i < r->n; i++)
-		set_state(state_of(p, PAGE(r->start, i)), with_state(r->was[i], state));
+	settle_part(p, r, 0, r->n, state);
 }
 
 static void settle_back(struct zs_pager *p, struct run *r)
@@ -481,13 +485,6 @@ static uint8_t drop_pages(struct zs_pager *p, uintptr_t start, size_t n, int pro
 	return ZS_PS_FROZEN;
 }
 
-/* Settle pages [i, j) of the run in `state` (and its flags). */
-static void settle_part(struct zs_pager *p, struct run *r, size_t i, size_t j, uint8_t state)
-{
-	for (; i < j; i++)
-		set_state(state_of(p, PAGE(r->start, i)), with_state(r->was[i], state));
-}
-
 /* The run (PROT_NONE, read into run_buf) was offered to the engine, which
  * took the pages with ok[i]: drop those, and settle each part in turn (so
  * that the areas noted see the parts before it as they now are).  Refused
@@ -571,7 +568,7 @@ static bool want_plain(uint8_t v)
  * and its area merges with its neighbours. */
 static void guard_run(struct zs_pager *p, struct run *r, void *arg)
 {
-	settle_part(p, r, 0, r->n, drop_pages(p, r->start, r->n, r->prot, true));
+	settle_run(p, r, drop_pages(p, r->start, r->n, r->prot, true));
 }
 
 size_t zs_pager_freeze(struct zs_pager *p, uintptr_t addr, size_t npages)
@@ -1098,7 +1095,6 @@ int zs_pager_protect(struct zs_pager *p, uintptr_t addr, size_t len, int prot)
 	return ret;
 }
 
-/* Make a run of protected pages present again, thawing the frozen ones. */
 /* Make a run of protected pages present again, thawing the frozen ones.
  * A page that cannot be restored stays frozen (never opened empty): the
  * run is opened in the pieces around it. */
