@@ -196,6 +196,7 @@ static void *reclaim_main(void *arg)
 		uint64_t rss = rss_pages();
 		int ret = rss > limit || kicked ? reclaim_slice(64, true) : 0;
 
+		zs_engine_trim(shim.engine);
 		if (++ticks % (ret == -EAGAIN ? 20 : 100) == 0)
 			count_vmas();
 		__atomic_store_n(&shim.reclaim_stuck, ret == -ENOSPC, __ATOMIC_RELAXED);

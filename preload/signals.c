@@ -110,9 +110,12 @@ static void on_signal(int sig, siginfo_t *si, void *ctx)
 	char selector = shim_dispatch_allow();
 
 	if (sig == SIGSEGV) {
-		bool write = (uc->uc_mcontext.gregs[REG_ERR] & 2) != 0;
+		bool write = (uc->uc_mcontext.gregs[REG_ERR] & 2) != 0, handled;
 
-		if (!zs_pager_fault(&shim.pager, (uintptr_t)si->si_addr, write)) {
+		zs_signals_enter_masked(); /* install() blocks all but SIGSEGV, SIGSYS */
+		handled = zs_pager_fault(&shim.pager, (uintptr_t)si->si_addr, write);
+		zs_signals_leave_masked();
+		if (!handled) {
 			if (getenv_debug())
 				report_declined((uintptr_t)si->si_addr, write);
 			shim_chain_signal(sig, si, ctx);

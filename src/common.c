@@ -54,6 +54,16 @@ void zs_signals_unblock(void)
 	pthread_sigmask(SIG_SETMASK, &sig_saved, NULL);
 }
 
+void zs_signals_enter_masked(void)
+{
+	sig_depth++;
+}
+
+void zs_signals_leave_masked(void)
+{
+	sig_depth--;
+}
+
 void *zs_sys_mmap(void *addr, size_t len, int prot, int flags, int fd, long off)
 {
 	return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);

@@ -65,6 +65,12 @@ struct zs_lock {
 void zs_signals_block(void);
 /* Undo one zs_signals_block(); the outermost restores the thread's mask. */
 void zs_signals_unblock(void);
+/* For a signal handler whose mask holds at least zs_signals_block's set
+ * (every signal but the synchronous ones and SIGSYS): count the block as
+ * done for the handler's duration, sparing the two system calls each
+ * outermost block would make.  Pair with zs_signals_leave_masked. */
+void zs_signals_enter_masked(void);
+void zs_signals_leave_masked(void);
 
 /* Async-signal-safe under the rule above. */
 static inline void zs_lock(struct zs_lock *l)

@@ -92,6 +92,11 @@ uint64_t zs_engine_pool_bytes(struct zs_engine *e)
 	return engine_pool_pages(e) * ZS_PAGE_SIZE;
 }
 
+void zs_engine_trim(struct zs_engine *e)
+{
+	zs_pagesrc_trim(e->pages);
+}
+
 /* ---- storage ---- */
 
 struct zs_storage engine_detach(struct zs_entry *ent)

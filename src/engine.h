@@ -84,6 +84,10 @@ void zs_engine_after_fork_child(struct zs_engine *e);
 
 /* Bytes the pool holds now (pool_total_size). */
 uint64_t zs_engine_pool_bytes(struct zs_engine *e);
+/* Give the pool's spare pages back to the kernel: loads leave them for
+ * reuse, since releasing one costs a system call in the fault handler.
+ * For a thread that may block a while (the shim's reclaim thread). */
+void zs_engine_trim(struct zs_engine *e);
 /* A consistent-enough snapshot of every statistic.  Async-signal-safe. */
 void zs_engine_stats(struct zs_engine *e, struct zs_stats *out);
 /* Check every invariant of the engine and its pool: 0, or -EUCLEAN with

@@ -11,10 +11,13 @@
  * The header page holds the region list link and a bitmap with one bit per
  * page, set while the page is free and *released* (MADV_DONTNEED: costs no
  * memory).  Free pages that are still resident sit on the cache list, linked
- * through their first word, at most ZS_CACHE_PAGES of them; beyond that a
- * freed page is released at once.  Allocation takes the cache first (hot
- * pages), then the lowest released page of the first region that has one,
- * then maps a new region.
+ * through their first word.  A free never releases while the cache has room
+ * for ZS_CACHE_MAX pages: a release is a system call and a TLB flush, and
+ * frees happen in the fault handler (a thaw empties a pool page every
+ * second time).  zs_pagesrc_trim, from the reclaim thread, releases the
+ * cache down to ZS_CACHE_PAGES.  Allocation takes the cache first (hot
+ * pages, which also spares the kernel clearing a new one), then the lowest
+ * released page of the first region that has one, then maps a new region.
  *
  * Locking: src->lock (a zs_lock) protects everything; the counters are also
  * read without it.
@@ -31,7 +34,8 @@
 #define ZS_REGION_SIZE (1UL << ZS_REGION_SHIFT)
 #define ZS_REGION_PAGES (ZS_REGION_SIZE >> ZS_PAGE_SHIFT)
 #define ZS_REGION_WORDS (ZS_REGION_PAGES / 64)
-#define ZS_CACHE_PAGES 64
+#define ZS_CACHE_PAGES 64 /* kept after a trim */
+#define ZS_CACHE_MAX 1024 /* at most, between two trims (4 MiB) */
 
 struct zs_region {
 	struct zs_region *next;
@@ -154,14 +158,24 @@ void *zs_page_alloc(struct zs_pagesrc *src)
 	return page;
 }
 
-void zs_page_free(struct zs_pagesrc *src, void *page)
+/* Give a page that is on no list back to the kernel, then mark it free. */
+static void release(struct zs_pagesrc *src, void *page)
 {
 	struct zs_region *r = (struct zs_region *)((uintptr_t)page & ~(ZS_REGION_SIZE - 1));
 	uint64_t index = ((uintptr_t)page - (uintptr_t)r) >> ZS_PAGE_SHIFT;
 
+	zs_sys_madvise(page, ZS_PAGE_SIZE, MADV_DONTNEED);
+	zs_lock(&src->lock);
+	r->free_bits[index / 64] |= 1ULL << (index % 64);
+	r->nfree++;
+	zs_unlock(&src->lock);
+}
+
+void zs_page_free(struct zs_pagesrc *src, void *page)
+{
 	zs_lock(&src->lock);
 	zs_count_sub(&src->used, 1);
-	if (src->ncached < ZS_CACHE_PAGES) {
+	if (src->ncached < ZS_CACHE_MAX) {
 		struct zs_cached *c = page;
 
 		c->next = src->cache;
@@ -171,12 +185,25 @@ void zs_page_free(struct zs_pagesrc *src, void *page)
 		return;
 	}
 	zs_unlock(&src->lock);
-	/* The page is on no list yet: release it without holding the lock. */
-	zs_sys_madvise(page, ZS_PAGE_SIZE, MADV_DONTNEED);
-	zs_lock(&src->lock);
-	r->free_bits[index / 64] |= 1ULL << (index % 64);
-	r->nfree++;
-	zs_unlock(&src->lock);
+	release(src, page);
+}
+
+void zs_pagesrc_trim(struct zs_pagesrc *src)
+{
+	struct zs_cached *c;
+
+	for (;;) {
+		zs_lock(&src->lock);
+		c = src->ncached > ZS_CACHE_PAGES ? src->cache : NULL;
+		if (c) {
+			src->cache = c->next;
+			src->ncached--;
+		}
+		zs_unlock(&src->lock);
+		if (!c)
+			return;
+		release(src, c);
+	}
 }
 
 uint64_t zs_pagesrc_used(const struct zs_pagesrc *src)

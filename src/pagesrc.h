@@ -3,9 +3,9 @@
  *
  * Pool pages never come from malloc: the pool's real footprint must follow
  * its size, and in the preloaded library malloc is the program's heap.  Pages
- * are carved from 64 MiB regions mapped once (one VMA each, never split); a
- * freed page goes back to the kernel with MADV_DONTNEED, except for a small
- * cache of recently freed pages kept resident for reuse.
+ * are carved from 64 MiB regions mapped once (one VMA each, never split).  A
+ * freed page is kept resident for reuse, up to 4 MiB of them; trimming gives
+ * all but a few back to the kernel (MADV_DONTNEED), off the fault path.
  */
 #ifndef ZS_PAGESRC_H
 #define ZS_PAGESRC_H
@@ -27,6 +27,9 @@ void *zs_page_alloc(struct zs_pagesrc *src);
 /* Thread-safe; async-signal-safe (zs_lock). */
 void zs_page_free(struct zs_pagesrc *src, void *page);
 
+/* Release the reuse cache down to a few pages.  Thread-safe; may be slow
+ * (a system call a page): the reclaim thread's work. */
+void zs_pagesrc_trim(struct zs_pagesrc *src);
 /* In a child after fork: reset the lock. */
 void zs_pagesrc_after_fork_child(struct zs_pagesrc *src);
 /* Pages handed out and not freed. */

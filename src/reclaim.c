@@ -31,15 +31,22 @@ int zs_reclaim_init(struct zs_reclaim *r, struct zs_pager *p, uint64_t limit_byt
 	r->dry_revs = 0;
 	r->vma_budget = 0;
 	r->charge_pages = r->brought_at = 0;
-	r->measured_ns = r->measured_brought = r->measured_freezes = 0;
+	r->measured_ns = r->measured_brought = r->measured_freezes = r->measure_cost_ns = 0;
 	r->vec = zs_map_anon(ZS_RECLAIM_WINDOW);
-	return r->vec ? 0 : -ENOMEM;
+	r->measure_vec = zs_map_anon(ZS_RECLAIM_MEASURE_PAGES);
+	if (r->vec && r->measure_vec)
+		return 0;
+	zs_reclaim_fini(r);
+	return -ENOMEM;
 }
 
 void zs_reclaim_fini(struct zs_reclaim *r)
 {
-	zs_unmap(r->vec, ZS_RECLAIM_WINDOW);
-	r->vec = NULL;
+	if (r->vec)
+		zs_unmap(r->vec, ZS_RECLAIM_WINDOW);
+	if (r->measure_vec)
+		zs_unmap(r->measure_vec, ZS_RECLAIM_MEASURE_PAGES);
+	r->vec = r->measure_vec = NULL;
 }
 
 static uint64_t count_resident(const unsigned char *vec, size_t n)
@@ -99,16 +106,17 @@ uint64_t zs_reclaim_charge(struct zs_reclaim *r, uint64_t *resident)
 	r->measured_brought = brought;
 	r->measured_freezes = freezes(r);
 	for (at = reg->base; zs_region_next_used(reg, at, &start, &end); at = end) {
-		for (at = start; at < end; at += ZS_RECLAIM_WINDOW << ZS_PAGE_SHIFT) {
+		for (at = start; at < end; at += ZS_RECLAIM_MEASURE_PAGES << ZS_PAGE_SHIFT) {
 			size_t n = (end - at) >> ZS_PAGE_SHIFT;
 
-			if (n > ZS_RECLAIM_WINDOW)
-				n = ZS_RECLAIM_WINDOW;
-			if (mincore((void *)at, n << ZS_PAGE_SHIFT, r->vec) == 0)
-				in_memory += count_resident(r->vec, n);
+			if (n > ZS_RECLAIM_MEASURE_PAGES)
+				n = ZS_RECLAIM_MEASURE_PAGES;
+			if (mincore((void *)at, n << ZS_PAGE_SHIFT, r->measure_vec) == 0)
+				in_memory += count_resident(r->measure_vec, n);
 		}
 		at = end;
 	}
+	r->measure_cost_ns = zs_now_ns() - r->measured_ns;
 	if (resident)
 		*resident = in_memory;
 	__atomic_store_n(&r->resident_pages, in_memory, __ATOMIC_RELAXED);
@@ -138,6 +146,24 @@ static bool next_window(struct zs_reclaim *r, uintptr_t *addr, size_t *n)
 	return true;
 }
 
+/* Whether a page of the window may be in memory (present, or sampled after
+ * its first touch): a window of frozen, fresh or unmapped pages, as most
+ * are in a large region under a small limit, costs no system call. */
+static bool window_live(struct zs_reclaim *r, uintptr_t addr, size_t n)
+{
+	const uint8_t *s = zs_region_state(&r->pager->region, addr);
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		uint8_t v = __atomic_load_n(&s[i], __ATOMIC_RELAXED);
+
+		if ((v & ZS_PS_MAPPED) && ((v & ZS_PS_STATE_MASK) == ZS_PS_PRESENT ||
+					   (v & (ZS_PS_STATE_MASK | ZS_PS_FRESH)) == ZS_PS_SAMPLED))
+			return true;
+	}
+	return false;
+}
+
 /* One window: freeze what stayed cold, sample what is in memory.  Returns
  * the pages frozen. */
 static size_t step(struct zs_reclaim *r)
@@ -149,6 +175,8 @@ static size_t step(struct zs_reclaim *r)
 	if (!next_window(r, &addr, &n))
 		return 0;
 	r->windows++;
+	if (!window_live(r, addr, n))
+		return 0;
 	frozen = zs_pager_freeze(r->pager, addr, n);
 	r->frozen_this_rev += frozen;
 	vmas = zs_pager_vma_estimate(r->pager);
@@ -175,13 +203,16 @@ static int shrink(struct zs_reclaim *r, uint64_t excess)
 
 /* The charge, measured (mincore over every managed page, which contends
  * with the program's faults for the kernel's mmap lock) at most every
- * ZS_RECLAIM_MEASURE_NS, estimated in between: the pages in memory then,
- * plus those the pager brought in since, less those it froze. */
+ * ZS_RECLAIM_MEASURE_NS, and never more than a 16th of the time (over
+ * 16 GiB a measure takes about 30 ms), estimated in between: the pages in
+ * memory then, plus those the pager brought in since, less those it froze. */
 static uint64_t charge_now(struct zs_reclaim *r, uint64_t *resident)
 {
-	uint64_t brought = brought_in(r), charge, in, out;
+	uint64_t brought = brought_in(r), charge, in, out, every = r->measure_cost_ns * 16;
 
-	if (zs_now_ns() - r->measured_ns >= ZS_RECLAIM_MEASURE_NS)
+	if (every < ZS_RECLAIM_MEASURE_NS)
+		every = ZS_RECLAIM_MEASURE_NS;
+	if (zs_now_ns() - r->measured_ns >= every)
 		return zs_reclaim_charge(r, resident);
 	in = r->resident_pages + (brought - r->measured_brought);
 	out = freezes(r) - r->measured_freezes;

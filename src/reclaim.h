@@ -33,7 +33,8 @@
 #include "pager.h"
 
 #define ZS_RECLAIM_WINDOW 256 /* pages per step of the hand */
-#define ZS_RECLAIM_MEASURE_NS (10 * 1000 * 1000) /* mincore over all, at most this often */
+#define ZS_RECLAIM_MEASURE_NS (10 * 1000 * 1000) /* mincore over all, at most this often, */
+#define ZS_RECLAIM_MEASURE_PAGES 16384 /* in calls this long (and 16x its own cost apart) */
 
 struct zs_reclaim {
 	struct zs_pager *pager;
@@ -43,6 +44,7 @@ struct zs_reclaim {
 	bool shrinker;
 	uintptr_t hand;
 	unsigned char *vec;         /* mincore of one window */
+	unsigned char *measure_vec; /* mincore of ZS_RECLAIM_MEASURE_PAGES, to measure */
 	uint64_t windows, revolutions, shrunk_pages;
 	uint64_t resident_pages;    /* managed pages in memory, last measured */
 	uint64_t vma_budget;        /* sample only below this (pager's estimate); 0: none */
@@ -50,7 +52,8 @@ struct zs_reclaim {
 	unsigned int dry_revs;      /* whole revolutions in a row that froze nothing */
 	uint64_t charge_pages;      /* the charge last measured or estimated... */
 	uint64_t brought_at;        /* ...and the pager's first_touches + thaws then */
-	uint64_t measured_ns;       /* when resident_pages was measured, and the */
+	uint64_t measured_ns;       /* when resident_pages was measured (taking */
+	uint64_t measure_cost_ns;   /* this long), and the */
 	uint64_t measured_brought, measured_freezes; /* pager's counts then */
 };
 

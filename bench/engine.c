@@ -1,5 +1,5 @@
 /*
- * bench.c - what the engine costs per page, next to the floor it cannot beat.
+ * engine.c - what the engine costs per page, next to the floor it cannot beat.
  *
  * Each row generates N pages before any timing, times the floor on them (the
  * compressor alone in page order, decompression alone in a shuffled order),
@@ -16,10 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "common.h"
 #include "compress.h"
 #include "engine.h"
@@ -30,7 +30,6 @@
 #define KIND_MIXED ZS_PAGE_NKINDS	/* a row of zs_page_kind_mixed pages */
 #define PAGE(b, i) ((b)->pages + (size_t)(i) * ZS_PAGE_SIZE)
 #define CBUF(b, i) ((b)->cbuf + (size_t)(i) * ZS_COMPRESS_BOUND)
-#define FAIL(...) (fprintf(stderr, "zswapsim-bench: " __VA_ARGS__), fputc('\n', stderr), exit(1))
 
 enum op { OP_NONE, OP_COMPRESS, OP_DECOMPRESS, OP_STORE, OP_LOAD, OP_PWRITE, OP_PREAD };
 
@@ -51,37 +50,6 @@ struct bench {
 	int fd, status;			/* fd: the pwrite/pread floor's file */
 	unsigned char out[ZS_PAGE_SIZE];
 };
-
-struct dist {			/* samples in ns; n == 0: nothing measured */
-	size_t n;
-	double med, p99, mean;
-};
-
-static int cmp_u64(const void *a, const void *b)
-{
-	return (*(const uint64_t *)a > *(const uint64_t *)b) -
-	       (*(const uint64_t *)a < *(const uint64_t *)b);
-}
-
-/* Subtract the timer overhead; median, p99 (nearest rank), mean.  Sorts ns. */
-static struct dist summarize(const struct bench *b, uint64_t *ns, size_t n)
-{
-	struct dist d = { .n = n };
-	double sum = 0;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		ns[i] = ns[i] > b->timer_ns ? ns[i] - b->timer_ns : 0;
-		sum += (double)ns[i];
-	}
-	if (!n)
-		return d;
-	qsort(ns, n, sizeof(*ns), cmp_u64);
-	d.med = (double)ns[(n - 1) / 2];
-	d.p99 = (double)ns[(n * 99 + 99) / 100 - 1];
-	d.mean = sum / (double)n;
-	return d;
-}
 
 /* The operation timed on page i: what the call returned. */
 static int do_op(struct bench *b, enum op op, size_t i)
@@ -156,8 +124,8 @@ static void run_ops(struct bench *b, const size_t *idx, size_t m, enum op op, st
 		b->ns[bucket][cnt[bucket]++] = (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000 +
 							  (t1.tv_nsec - t0.tv_nsec));
 	}
-	d[0] = summarize(b, b->ns[0], cnt[0]);
-	d[1] = summarize(b, b->ns[1], cnt[1]);
+	d[0] = bench_summarize(b->ns[0], cnt[0], b->timer_ns);
+	d[1] = bench_summarize(b->ns[1], cnt[1], b->timer_ns);
 }
 
 /* Generate this row's pages, shuffle the load order, time the floors. */
@@ -293,20 +261,8 @@ static void run_writeback(struct bench *b)
 
 static void print_header(const struct bench *b)
 {
-	char line[256] = "", *model;	/* "model name	: NAME" */
-	FILE *f = fopen("/proc/cpuinfo", "r");
-	struct utsname u;
-
-	while (f && fgets(line, sizeof(line), f) && strncmp(line, "model name", 10))
-		;
-	if (f)
-		fclose(f);
-	model = strncmp(line, "model name", 10) || !strchr(line, ':') ? ": unknown CPU" :
-		strchr(line, ':');
-	uname(&u);
-	printf("machine: nproc %ld, %.*s, %s %s %s\n", sysconf(_SC_NPROCESSORS_ONLN),
-	       (int)strcspn(model + 2, "\n"), model + 2, u.sysname, u.release, u.machine);
-	printf("run: %zu pages (%zu MiB) per row, compressor %s, swap files in %s\n"
+	printf("ENGINE: zs_engine_store/load against the compressor alone\n"
+	       "run: %zu pages (%zu MiB) per row, compressor %s, swap files in %s\n"
 	       "timing: every operation timed alone (clock_gettime CLOCK_MONOTONIC), the timer's "
 	       "own %llu ns (median) subtracted\n\n", b->n, b->n * ZS_PAGE_SIZE >> 20,
 	       b->compressor, b->dir, (unsigned long long)b->timer_ns);
@@ -331,60 +287,28 @@ static void print_legend(void)
 	       "Every page that came back was compared byte for byte with its original.\n");
 }
 
-static void parse_args(struct bench *b, int argc, char **argv)
-{
-	char *end = NULL;
-	int i;
 
-	for (i = 1; i + 1 < argc; i += 2) {
-		if (!strcmp(argv[i], "--compressor"))
-			b->compressor = argv[i + 1];
-		else if (!strcmp(argv[i], "--pages"))
-			b->n = strtoul(argv[i + 1], &end, 10);
-		else
-			break;
-		if ((end && *end) || b->n < 100 || b->n > (1u << 24))
-			FAIL("--pages %s: a whole number from 100 to 16777216", argv[i + 1]);
-	}
-	b->comp = zs_compressor_find(b->compressor);
-	if (i < argc || !b->comp)
-		FAIL("usage: zswapsim-bench [--pages N] [--compressor NAME], NAME one of %s",
-		     zs_compressor_names());
-}
-
-/* Zeroed, so touched now: no first-touch page faults while timing. */
-static void *alloc_or_die(size_t bytes)
-{
-	void *p = aligned_alloc(ZS_PAGE_SIZE, (bytes + ZS_PAGE_SIZE - 1) & ZS_PAGE_MASK);
-
-	if (!p)
-		FAIL("out of memory (%zu bytes)", bytes);
-	return memset(p, 0, bytes);
-}
-
-int main(int argc, char **argv)
+/* The engine's rows; 0, or 1 when a statistic contradicted the run. */
+int bench_engine(size_t n, const char *compressor, const char *dir)
 {
 	static const unsigned int kinds[] = { ZS_PAGE_TEXT, ZS_PAGE_HEAP, ZS_PAGE_ZERO,
 					      ZS_PAGE_RANDOM, KIND_MIXED };
-	struct bench b = { .n = 16384, .compressor = "lz4" };
-	const char *tmp = getenv("TMPDIR");
-	struct dist d[2], comp[2], dec[2], store[2], load[2];
+	struct bench b = { .n = n, .compressor = compressor, .dir = dir };
+	struct dist comp[2], dec[2], store[2], load[2];
 	struct zs_stats st;
 	size_t k;
 
-	parse_args(&b, argc, argv);
-	b.dir = tmp && *tmp ? tmp : "/tmp";
-	b.state = alloc_or_die(b.comp->state_size);
-	b.pages = alloc_or_die(b.n * ZS_PAGE_SIZE);
-	b.cbuf = alloc_or_die(b.n * ZS_COMPRESS_BOUND);
-	b.clen = alloc_or_die(b.n * sizeof(*b.clen));
-	b.order = alloc_or_die(2 * b.n * sizeof(size_t));
+	b.comp = zs_compressor_find(compressor);
+	b.state = bench_alloc(b.comp->state_size);
+	b.pages = bench_alloc(b.n * ZS_PAGE_SIZE);
+	b.cbuf = bench_alloc(b.n * ZS_COMPRESS_BOUND);
+	b.clen = bench_alloc(b.n * sizeof(*b.clen));
+	b.order = bench_alloc(2 * b.n * sizeof(size_t));
 	b.live = b.order + b.n;
-	b.stored = alloc_or_die(b.n * sizeof(bool));
-	b.ns[0] = alloc_or_die(2 * b.n * sizeof(uint64_t));
+	b.stored = bench_alloc(b.n * sizeof(bool));
+	b.ns[0] = bench_alloc(2 * b.n * sizeof(uint64_t));
 	b.ns[1] = b.ns[0] + b.n;
-	run_ops(&b, NULL, b.n, OP_NONE, d);
-	b.timer_ns = (uint64_t)d[0].med; /* timer_ns was 0 for this one */
+	b.timer_ns = bench_timer_ns();
 
 	print_header(&b);
 	for (k = 0; k < ZS_ARRAY_SIZE(kinds); k++) {
@@ -392,6 +316,12 @@ int main(int argc, char **argv)
 		engine_run(&b, 0, store, load, &st);
 		print_row(&b, k == ZS_ARRAY_SIZE(kinds) - 1 ? "mixed" : zs_page_kind_name(kinds[k]),
 			  &st, store, comp, load, dec);
+		if (kinds[k] == ZS_PAGE_HEAP) {
+			bench_result("engine load (heap pages), median", "us", load[0].med / 1000,
+				     dec[0].med / 1000, 0, "");
+			bench_result("engine store (heap pages), median", "us", store[0].med / 1000,
+				     comp[0].med / 1000, 0, "");
+		}
 	}
 	run_writeback(&b);
 	print_legend();
