@@ -41,6 +41,10 @@ void bench_result(const char *what, const char *unit, double figure, double floo
 /* Print the table; returns how many goals were missed. */
 int bench_print_results(void);
 
+struct zs_pager;
+/* From now on SIGSEGV goes to p's fault handling, as in the shim. */
+void bench_handle_faults(struct zs_pager *p);
+
 /* The parts.  n: pages per run. */
 int bench_engine(size_t n, const char *compressor, const char *dir);
 void bench_pager(size_t n, const char *compressor, const char *dir);

@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -112,17 +111,16 @@ static int after_op(struct bench *b, enum op op, size_t i, int ret)
 static void run_ops(struct bench *b, const size_t *idx, size_t m, enum op op, struct dist d[2])
 {
 	size_t k, i, cnt[2] = { 0, 0 };
-	struct timespec t0, t1;
+	uint64_t t0, t1;
 	int ret, bucket;
 
 	for (k = 0; k < m; k++) {
 		i = idx ? idx[k] : k;
-		clock_gettime(CLOCK_MONOTONIC, &t0);
+		t0 = bench_now_ns();
 		ret = do_op(b, op, i);
-		clock_gettime(CLOCK_MONOTONIC, &t1);
+		t1 = bench_now_ns();
 		bucket = after_op(b, op, i, ret);
-		b->ns[bucket][cnt[bucket]++] = (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000 +
-							  (t1.tv_nsec - t0.tv_nsec));
+		b->ns[bucket][cnt[bucket]++] = t1 - t0;
 	}
 	d[0] = bench_summarize(b->ns[0], cnt[0], b->timer_ns);
 	d[1] = bench_summarize(b->ns[1], cnt[1], b->timer_ns);

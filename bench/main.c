@@ -107,7 +107,7 @@ int main(int argc, char **argv)
 	struct args a = { .pages = 16384, .scale_pages = UINT64_C(1) << 22, .compressor = "lz4",
 			  .parts = "engine,pager,scale,overhead" };
 	const char *tmp = getenv("TMPDIR"), *dir = tmp && *tmp ? tmp : "/tmp";
-	int status = 0;
+	int status = 0, missed;
 
 	parse_args(&a, argc, argv);
 	if (a.workload)
@@ -126,6 +126,9 @@ int main(int argc, char **argv)
 		else
 			printf("overhead: skipped, no --shim PATH/libzswapsim.so given\n");
 	}
-	bench_print_results();
+	missed = bench_print_results();
+	if (missed)
+		printf("\n%d goal%s missed: BENCHMARKS.md explains the gaps\n", missed,
+		       missed == 1 ? "" : "s");
 	return status;
 }

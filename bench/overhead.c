@@ -37,7 +37,7 @@
 #include "pagegen.h"
 
 #define RUNS 5
-#define TOUCH_LIMIT "64M"
+#define TOUCH_LIMIT_MIB 64
 
 extern char **environ;
 
@@ -277,12 +277,13 @@ static double stat_of(const char *path, const char *name)
  * its peak resident set against the limit plus the pool. */
 static void pressure(const char *preload, const char *dir)
 {
-	char stats[4200], file[4100], out[256];
-	const char *env[] = { preload, "ZSWAPSIM_MEM_LIMIT=" TOUCH_LIMIT, "TOUCH_DUMP=1",
+	char stats[4200], file[4100], out[256], limit[64];
+	const char *env[] = { preload, limit, "TOUCH_DUMP=1",
 			      "ZSWAPSIM_STATS_AT_EXIT=Y", stats, NULL };
 	unsigned long long pages, nout, hwm;
 	double med, p99, p999, pool;
 
+	snprintf(limit, sizeof(limit), "ZSWAPSIM_MEM_LIMIT=%dM", TOUCH_LIMIT_MIB);
 	snprintf(file, sizeof(file), "%s/zswapsim-bench-stats.%d", dir, (int)getpid());
 	snprintf(stats, sizeof(stats), "ZSWAPSIM_STATS_FILE=%s", file);
 	run("touch", env, out, sizeof(out));
@@ -291,12 +292,13 @@ static void pressure(const char *preload, const char *dir)
 		FAIL("the touch workload printed: %s", out);
 	pool = stat_of(file, "pool_total_size");
 	unlink(file);
-	printf("  touch    %llu MiB under a %s limit: %llu pages out, read back; peak RSS %llu "
-	       "MiB, pool %.1f MiB\n", pages >> 8, TOUCH_LIMIT, nout, hwm >> 10, pool / 1048576);
+	printf("  touch    %llu MiB under a %d MiB limit: %llu pages out, read back; peak RSS "
+	       "%llu MiB, pool %.1f MiB\n", pages >> 8, TOUCH_LIMIT_MIB, nout, hwm >> 10,
+	       pool / 1048576);
 	bench_result("shim thaw seen by the program, median", "us", med / 1000, 0, 0, "");
 	bench_result("shim thaw seen by the program, p99", "us", p99 / 1000, 0, 0, "");
 	bench_result("peak RSS vs limit + pool (touch)", "MiB", (double)hwm / 1024,
-		     64 + pool / 1048576, 0, "");
+		     TOUCH_LIMIT_MIB + pool / 1048576, 0, "");
 }
 
 void bench_overhead(const char *shim, const char *dir)

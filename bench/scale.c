@@ -17,12 +17,10 @@
  */
 #include "config.h"
 
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <ucontext.h>
 
 #include "bench.h"
 #include "common.h"
@@ -35,18 +33,8 @@
 
 static struct zs_pager scale_pager;
 
-static void on_segv(int sig, siginfo_t *si, void *ctx)
-{
-	bool write = ((ucontext_t *)ctx)->uc_mcontext.gregs[REG_ERR] & 2;
-
-	(void)sig;
-	if (!zs_pager_fault(&scale_pager, (uintptr_t)si->si_addr, write))
-		signal(SIGSEGV, SIG_DFL); /* not ours: die of it */
-}
-
 static void setup(struct zs_reclaim *r, uint64_t pages, uint64_t limit, const char *dir)
 {
-	struct sigaction sa = { .sa_sigaction = on_segv, .sa_flags = SA_SIGINFO | SA_NODEFER };
 	struct zs_engine *e;
 	struct zs_options o;
 	char err[256];
@@ -61,9 +49,7 @@ static void setup(struct zs_reclaim *r, uint64_t pages, uint64_t limit, const ch
 	if (zs_reclaim_init(r, &scale_pager, limit, true))
 		FAIL("scale: no memory for the clock");
 	r->vma_budget = 65530 / 3; /* the shim's share of the default vm.max_map_count */
-	sigfillset(&sa.sa_mask);
-	sigdelset(&sa.sa_mask, SIGSEGV);
-	sigaction(SIGSEGV, &sa, NULL);
+	bench_handle_faults(&scale_pager);
 }
 
 static void fill(uint64_t *page, uint64_t index)
