@@ -3,8 +3,8 @@
  *
  * State bytes change only by compare-and-swap (or, for a page a thread owns
  * as BUSY, by a release store), so the fault handler needs no lock.  The
- * protection of a page follows its state: PRESENT pages carry the program's
- * protection, every other state PROT_NONE.  Protections change over runs of
+ * protection of a page follows its state: PRESENT and GUARDED pages carry
+ * the program's protection, every other state PROT_NONE.  Protections change over runs of
  * consecutive pages with one protection, never page by page on the reclaim
  * side, because each mprotect interrupts every other running thread (TLB
  * shootdown).  If an mprotect fails (the VMA limit), the run goes back to
@@ -571,6 +571,20 @@ static void guard_run(struct zs_pager *p, struct run *r, void *arg)
 	settle_run(p, r, drop_pages(p, r->start, r->n, r->prot, true));
 }
 
+bool zs_pager_window_busy(struct zs_pager *p, uintptr_t addr, size_t npages)
+{
+	bool guard = guard_now(p);
+	size_t i;
+
+	for (i = 0; i < npages; i++) {
+		uint8_t v = __atomic_load_n(state_of(p, PAGE(addr, i)), __ATOMIC_RELAXED);
+
+		if (want_sample(v) || want_sampled(v) || (guard && want_plain(v)))
+			return true;
+	}
+	return false;
+}
+
 size_t zs_pager_freeze(struct zs_pager *p, uintptr_t addr, size_t npages)
 {
 	struct zs_pager_stats before;
@@ -603,18 +617,23 @@ static int unguard(struct zs_pager *p, uintptr_t page)
 	return 0;
 }
 
-/* Bring a frozen page (owned, BUSY, state `was`) back with its contents,
- * still PROT_NONE.  0 or -errno.  The stored copy is dropped only once the
- * page holds it again, so a child forked in between still finds it
- * (zs_pager_after_fork_child). */
-static int restore(struct zs_pager *p, uintptr_t page, uint8_t was)
+/* Bring a frozen page (owned, BUSY, state *was) back with its contents,
+ * still PROT_NONE.  0 or -errno; on an error *was is the state the page is
+ * in (a guarded page the engine could not read back stays plainly frozen).
+ * The stored copy is dropped only once the page holds it again, so a child
+ * forked in between still finds it (zs_pager_after_fork_child). */
+static int restore(struct zs_pager *p, uintptr_t page, uint8_t *was)
 {
 	unsigned char buf[ZS_PAGE_SIZE];
-	int ret = zs_engine_load_keep(p->engine, page, buf);
+	int ret;
 
-	if (ret)
-		return ret;
-	if (is_guarded(was) && (ret = unguard(p, page)) != 0)
+	/* Unguard first: a refusal (-EAGAIN) then costs no decompression. */
+	if (is_guarded(*was)) {
+		if ((ret = unguard(p, page)) != 0)
+			return ret;
+		*was = (uint8_t)(*was & ~ZS_PS_GUARDED);
+	}
+	if ((ret = zs_engine_load_keep(p->engine, page, buf)) != 0)
 		return ret;
 	ret = write_page(p, page, buf);
 	if (ret) {
@@ -720,7 +739,7 @@ static bool refill(struct zs_pager *p, uintptr_t page, uint8_t *v)
 {
 	if (STATE(*v) != ZS_PS_FROZEN)
 		return true;
-	if (restore(p, page, *v) != 0) {
+	if (restore(p, page, v) != 0) {
 		PSTAT_ADD(p, thaw_failures, 1);
 		set_state(state_of(p, page), *v);
 		return false;
@@ -867,7 +886,7 @@ static int thaw(struct zs_pager *p, uintptr_t page, uint8_t was)
 		return thaw_cluster(p, page, was, fresh_block(p), want_fresh);
 	if (cluster > 1) {
 		ret = thaw_cluster(p, page, was, cluster, want_shut);
-	} else if (STATE(was) == ZS_PS_FROZEN && (ret = restore(p, page, was)) != 0) {
+	} else if (STATE(was) == ZS_PS_FROZEN && (ret = restore(p, page, &was)) != 0) {
 		set_state(state_of(p, page), was);
 		if (ret == -EAGAIN)
 			return 1;

@@ -29,8 +29,10 @@
  * pages at random keeps its VMAs whole however many are frozen.  Thawing
  * one costs two more calls (it is shut, unguarded, written, opened), so the
  * pager guards only near the VMA budget unless told always.  Near the
- * budget it also freezes cold present pages directly (shut, stored,
- * guarded, opened) rather than sample them, which would split areas.
+ * budget it also freezes present pages directly (shut, stored, guarded,
+ * opened) rather than sample them, which would split areas: without their
+ * second chance, so hot pages among them come back at their next touch.
+ * zs_pager_sample counts these among the freezes.
  *
  * Thaw writes the page through /proc/self/mem while it is still PROT_NONE,
  * then restores the program's protection: no thread ever sees it half
@@ -144,6 +146,10 @@ size_t zs_pager_sample(struct zs_pager *p, uintptr_t addr, size_t npages,
  * again, contents in place): merges the areas sampling split, when the
  * process nears its VMA limit.  Returns the pages unsampled. */
 size_t zs_pager_unsample(struct zs_pager *p, uintptr_t addr, size_t npages);
+/* Whether sampling or freezing [addr, addr + npages pages) has anything to
+ * do: a page present or sampled, or plainly frozen while frozen pages are
+ * being guarded.  Reads state bytes only: no system call. */
+bool zs_pager_window_busy(struct zs_pager *p, uintptr_t addr, size_t npages);
 /* Freeze the pages of [addr, addr + npages pages) that are still sampled.
  * Returns the pages frozen. */
 size_t zs_pager_freeze(struct zs_pager *p, uintptr_t addr, size_t npages);

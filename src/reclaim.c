@@ -42,10 +42,8 @@ int zs_reclaim_init(struct zs_reclaim *r, struct zs_pager *p, uint64_t limit_byt
 
 void zs_reclaim_fini(struct zs_reclaim *r)
 {
-	if (r->vec)
-		zs_unmap(r->vec, ZS_RECLAIM_WINDOW);
-	if (r->measure_vec)
-		zs_unmap(r->measure_vec, ZS_RECLAIM_MEASURE_PAGES);
+	zs_unmap(r->vec, ZS_RECLAIM_WINDOW);
+	zs_unmap(r->measure_vec, ZS_RECLAIM_MEASURE_PAGES);
 	r->vec = r->measure_vec = NULL;
 }
 
@@ -146,45 +144,29 @@ static bool next_window(struct zs_reclaim *r, uintptr_t *addr, size_t *n)
 	return true;
 }
 
-/* Whether a page of the window may be in memory (present, or sampled after
- * its first touch): a window of frozen, fresh or unmapped pages, as most
- * are in a large region under a small limit, costs no system call. */
-static bool window_live(struct zs_reclaim *r, uintptr_t addr, size_t n)
-{
-	const uint8_t *s = zs_region_state(&r->pager->region, addr);
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		uint8_t v = __atomic_load_n(&s[i], __ATOMIC_RELAXED);
-
-		if ((v & ZS_PS_MAPPED) && ((v & ZS_PS_STATE_MASK) == ZS_PS_PRESENT ||
-					   (v & (ZS_PS_STATE_MASK | ZS_PS_FRESH)) == ZS_PS_SAMPLED))
-			return true;
-	}
-	return false;
-}
-
-/* One window: freeze what stayed cold, sample what is in memory.  Returns
- * the pages frozen. */
+/* One window: freeze what stayed cold, sample what is in memory (near the
+ * VMA budget sampling may freeze directly: pager.c).  A window with
+ * nothing to do costs no system call.  Returns the pages frozen. */
 static size_t step(struct zs_reclaim *r)
 {
+	uint64_t before = freezes(r), vmas, frozen;
 	uintptr_t addr;
-	size_t n, frozen;
-	uint64_t vmas;
+	size_t n;
 
 	if (!next_window(r, &addr, &n))
 		return 0;
 	r->windows++;
-	if (!window_live(r, addr, n))
+	if (!zs_pager_window_busy(r->pager, addr, n))
 		return 0;
-	frozen = zs_pager_freeze(r->pager, addr, n);
-	r->frozen_this_rev += frozen;
+	zs_pager_freeze(r->pager, addr, n);
 	vmas = zs_pager_vma_estimate(r->pager);
 	if (r->vma_budget && vmas > r->vma_budget + r->vma_budget / 2)
 		zs_pager_unsample(r->pager, addr, n);
 	else if (mincore((void *)addr, n << ZS_PAGE_SHIFT, r->vec) == 0)
 		zs_pager_sample(r->pager, addr, n, r->vec);
-	return frozen;
+	frozen = freezes(r) - before;
+	r->frozen_this_rev += frozen;
+	return (size_t)frozen;
 }
 
 /* The pool's share is what is over: write its oldest pages back. */
@@ -203,8 +185,8 @@ static int shrink(struct zs_reclaim *r, uint64_t excess)
 
 /* The charge, measured (mincore over every managed page, which contends
  * with the program's faults for the kernel's mmap lock) at most every
- * ZS_RECLAIM_MEASURE_NS, and never more than a 16th of the time (over
- * 16 GiB a measure takes about 30 ms), estimated in between: the pages in
+ * ZS_RECLAIM_MEASURE_NS, and never more than a 16th of the time (its
+ * cost grows with the managed size), estimated in between: the pages in
  * memory then, plus those the pager brought in since, less those it froze. */
 static uint64_t charge_now(struct zs_reclaim *r, uint64_t *resident)
 {
