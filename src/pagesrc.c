@@ -190,20 +190,25 @@ void zs_page_free(struct zs_pagesrc *src, void *page)
 
 void zs_pagesrc_trim(struct zs_pagesrc *src)
 {
-	struct zs_cached *c;
+	struct zs_cached *c, *tail = NULL, *next;
+	uint64_t kept;
 
-	for (;;) {
-		zs_lock(&src->lock);
-		c = src->ncached > ZS_CACHE_PAGES ? src->cache : NULL;
-		if (c) {
-			src->cache = c->next;
-			src->ncached--;
-		}
-		zs_unlock(&src->lock);
-		if (!c)
-			return;
+	zs_signals_block(); /* once, for every lock below */
+	zs_lock(&src->lock);
+	/* Keep the most recently freed (the head: hottest), cut the rest. */
+	for (c = src->cache, kept = 1; c && kept < ZS_CACHE_PAGES; c = c->next, kept++)
+		;
+	if (c && src->ncached > ZS_CACHE_PAGES) {
+		tail = c->next;
+		c->next = NULL;
+		src->ncached = ZS_CACHE_PAGES;
+	}
+	zs_unlock(&src->lock);
+	for (c = tail; c; c = next) {
+		next = c->next; /* before the release zeroes the page */
 		release(src, c);
 	}
+	zs_signals_unblock();
 }
 
 uint64_t zs_pagesrc_used(const struct zs_pagesrc *src)

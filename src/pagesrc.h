@@ -27,8 +27,10 @@ void *zs_page_alloc(struct zs_pagesrc *src);
 /* Thread-safe; async-signal-safe (zs_lock). */
 void zs_page_free(struct zs_pagesrc *src, void *page);
 
-/* Release the reuse cache down to a few pages.  Thread-safe; may be slow
- * (a system call a page): the reclaim thread's work. */
+/* Release the reuse cache down to its most recent few pages.  Thread-safe;
+ * may be slow (a system call a page): the reclaim thread's work.  Until it
+ * runs (and without a limit, the shim runs no reclaim thread) up to 4 MiB
+ * of free pages stay resident, outside pool_total_size. */
 void zs_pagesrc_trim(struct zs_pagesrc *src);
 /* In a child after fork: reset the lock. */
 void zs_pagesrc_after_fork_child(struct zs_pagesrc *src);

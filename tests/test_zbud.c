@@ -848,6 +848,37 @@ static void test_footprint(void)
 	zs_pagesrc_destroy(src);
 }
 
+/* Freed pages stay cached (no release in the freeing thread) up to 4 MiB;
+ * a trim keeps the 64 most recently freed, which the next allocations
+ * get back first, and releases the rest: they read as zero again. */
+static void test_cache_trim(void)
+{
+	struct zs_pagesrc *src = new_src();
+	static unsigned char *pg[300];
+	unsigned char *again;
+	int i, zeroed = 0;
+
+	for (i = 0; i < 300; i++) {
+		pg[i] = zs_page_alloc(src);
+		memset(pg[i], 0xa5, ZS_PAGE_SIZE);
+	}
+	for (i = 0; i < 300; i++)
+		zs_page_free(src, pg[i]);
+	is(zs_pagesrc_cached(src), 300, "300 freed pages all cached, none released");
+	zs_pagesrc_trim(src);
+	is(zs_pagesrc_cached(src), 64, "a trim keeps 64");
+	for (i = 0; i < 236; i++)
+		zeroed += pg[i][8] == 0;
+	is(zeroed, 236, "the 236 freed first were released (read as zero)");
+	ok(pg[299][8] == 0xa5 && pg[236][8] == 0xa5, "the 64 freed last are kept as they were");
+	again = zs_page_alloc(src);
+	ok(again == pg[299], "the next allocation takes the last freed");
+	zs_page_free(src, again);
+	zs_pagesrc_trim(src);
+	is(zs_pagesrc_cached(src), 64, "a trim at 64 releases nothing");
+	zs_pagesrc_destroy(src);
+}
+
 static void test_page_alloc_fault(void)
 {
 	struct zs_pagesrc *src = new_src();
@@ -1057,6 +1088,7 @@ int main(void)
 	test_random_model();
 	test_reclaim();
 	test_footprint();
+	test_cache_trim();
 	test_page_alloc_fault();
 	test_capped_source();
 	test_threads();
