@@ -6,9 +6,11 @@
  * Each program thread is armed: while its selector byte says BLOCK, every
  * system call made outside a small allowed stretch of code (below) traps
  * with SIGSYS instead of running.  The handler pins the managed memory the
- * call's arguments point to, makes the call itself from the allowed
- * stretch, and if it still fails with EFAULT makes more present and tries
- * again.  The selector says ALLOW while the handler runs.  Some calls
+ * call's arguments point to (by the sizes the call states, or a page from
+ * each pointer for calls whose sizes it does not know), makes the call
+ * itself from the allowed stretch, and if one of the latter fails with
+ * EFAULT, tries once more with 256 KiB from each.  The selector says ALLOW
+ * while the handler runs.  Some calls
  * cannot be made from a signal handler:
  *   rt_sigreturn    the end of one of the program's signal handlers: resume
  *                   at our own sigreturn, in the allowed stretch, on the
@@ -134,39 +136,49 @@ static void pin_msg(struct pins *p, long msg)
 }
 
 /* Pin what the call will read or write: the buffers of the calls that say
- * their length; for other calls, `span` bytes from every argument that
- * points to managed memory.  Calls that take addresses but never read
- * what is there (mprotect, madvise, ...) pin nothing: the shim makes them
- * itself on pages it owns, and waiting for those would never end. */
-static void pin_args(struct pins *p, long nr, const long *a, size_t span)
+ * their length (returns true: nothing more to pin); for other calls, `span`
+ * bytes from every argument that points to managed memory (false).  Calls
+ * that take addresses but never read what is there (mprotect, madvise, ...)
+ * pin nothing: the shim makes them itself on pages it owns, and waiting for
+ * those would never end. */
+static bool pin_args(struct pins *p, long nr, const long *a, size_t span)
 {
 	int i;
 
 	switch (nr) {
-	case SYS_read: case SYS_write: case SYS_pread64: case SYS_pwrite64:
-	case SYS_recvfrom: case SYS_sendto: case SYS_getdents64: case SYS_readlink:
+	case SYS_recvfrom: /* and the sender's address, with its length */
+		pin_one(p, a[4], sizeof(struct sockaddr_storage));
+		pin_one(p, a[5], sizeof(socklen_t));
 		pin_one(p, a[1], (size_t)a[2]);
-		return;
+		return true;
+	case SYS_sendto:
+		pin_one(p, a[4], (size_t)a[5]);
+		/* fall through */
+	case SYS_read: case SYS_write: case SYS_pread64: case SYS_pwrite64:
+	case SYS_getdents64: case SYS_readlink:
+		pin_one(p, a[1], (size_t)a[2]);
+		return true;
 	case SYS_getrandom:
 		pin_one(p, a[0], (size_t)a[1]);
-		return;
+		return true;
 	case SYS_readv: case SYS_writev: case SYS_preadv: case SYS_pwritev:
 	case SYS_preadv2: case SYS_pwritev2:
 		pin_iov(p, a[1], a[2]);
-		return;
+		return true;
 	case SYS_recvmsg: case SYS_sendmsg:
 		pin_msg(p, a[1]);
-		return;
+		return true;
 	case SYS_futex:
 		pin_one(p, a[0], sizeof(int));
-		return;
+		return true;
 	case SYS_mmap: case SYS_munmap: case SYS_mprotect: case SYS_madvise: case SYS_mremap:
 	case SYS_mincore: case SYS_mlock: case SYS_munlock: case SYS_mlock2: case SYS_msync:
 	case SYS_brk: case SYS_exit: case SYS_exit_group:
-		return;
+		return true;
 	}
 	for (i = 0; i < 6; i++)
 		pin_one(p, a[i], span);
+	return false;
 }
 
 static void unpin_all(struct pins *p)
@@ -225,17 +237,14 @@ static void on_sigsys(int sig, siginfo_t *si, void *ctx)
 	greg_t *r = uc->uc_mcontext.gregs;
 	long nr = r[REG_RAX], a[6] = { r[REG_RDI], r[REG_RSI], r[REG_RDX], r[REG_R10], r[REG_R8],
 				       r[REG_R9] }, ret;
-	int saved = errno, tries;
+	int saved = errno;
+	char was = shim_dispatch_allow(); /* BLOCK for a trap; ALLOW if a SIGSYS hit shim code */
 	struct pins p = { .n = 0 };
+	bool exact;
 
-	selector = SELECTOR_ALLOW;
-	allowed++;
 	if (si->si_code != SYS_USER_DISPATCH_CODE) {
 		shim_chain_signal(sig, si, ctx);
-		allowed--;
-		selector = SELECTOR_BLOCK;
-		errno = saved;
-		return;
+		goto out;
 	}
 	switch (nr) {
 	case SYS_rt_sigreturn:
@@ -254,19 +263,19 @@ static void on_sigsys(int sig, siginfo_t *si, void *ctx)
 		errno = saved;
 		return;
 	default:
-		pin_args(&p, nr, a, ZS_PAGE_SIZE);
-		for (tries = 0;; tries++) {
+		exact = pin_args(&p, nr, a, ZS_PAGE_SIZE);
+		ret = shim_sud_syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+		if (ret == -EFAULT && !exact && p.n) {
+			/* A call of unknown sizes read beyond the first page of
+			 * what its arguments point to: once more, with 256 KiB. */
+			pin_args(&p, nr, a, ZS_PAGE_SIZE << 6);
 			ret = shim_sud_syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
-			if (ret != -EFAULT || tries == 3 || !p.n)
-				break;
-			/* Some of it was beyond what was pinned: more. */
-			pin_args(&p, nr, a, (size_t)ZS_PAGE_SIZE << (6 * (tries + 1)));
 		}
 		unpin_all(&p);
 		r[REG_RAX] = ret;
 	}
-	allowed--;
-	selector = SELECTOR_BLOCK;
+out:
+	shim_dispatch_restore(was);
 	errno = saved;
 }
 
