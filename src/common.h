@@ -15,11 +15,16 @@
  * safe because that thread makes progress.  Synchronous signals (SIGSEGV,
  * SIGBUS, SIGILL, SIGFPE, SIGTRAP) stay unblocked: code under a zs_lock
  * touches only memory of ours, so one of those there is a bug to be reported,
- * not a page to thaw.
+ * not a page to thaw.  SIGSYS stays unblocked too (a Syscall User Dispatch
+ * trap while it is blocked kills the process): a call made under a zs_lock
+ * that traps points only to memory of ours, so the trap pins nothing and
+ * never waits for a lock.
  *
  * Blocking costs two rt_sigprocmask calls, so nesting is counted per thread
  * (initial-exec TLS: no allocation, usable in a handler) and only the
- * outermost zs_lock of a thread pays them.
+ * outermost zs_lock of a thread pays them.  A signal handler whose mask
+ * already holds those signals says so (zs_signals_enter_masked) and pays
+ * none.
  */
 #ifndef ZS_COMMON_H
 #define ZS_COMMON_H

@@ -174,6 +174,15 @@ static void note_areas(struct zs_pager *p, uintptr_t start, size_t n, int prot)
 	zs_count_add(&p->splits, (uint64_t)(int64_t)area_change(p, start, n, prot));
 }
 
+/* Change the protection of `n` pages from `start` and note the areas. */
+static bool reprotect(struct zs_pager *p, uintptr_t start, size_t n, int prot)
+{
+	if (zs_sys_mprotect((void *)start, n << ZS_PAGE_SHIFT, prot) != 0)
+		return false;
+	note_areas(p, start, n, prot);
+	return true;
+}
+
 static bool past_budget(struct zs_pager *p, unsigned int eighths);
 static bool over_budget(struct zs_pager *p);
 static void freeze_direct(struct zs_pager *p, struct run *r);
@@ -421,11 +430,10 @@ static bool want_sampled(uint8_t v)
 
 static void unsample_run(struct zs_pager *p, struct run *r, void *arg)
 {
-	if (zs_sys_mprotect((void *)r->start, r->n << ZS_PAGE_SHIFT, r->prot) != 0) {
+	if (!reprotect(p, r->start, r->n, r->prot)) {
 		settle_back(p, r);
 		return;
 	}
-	note_areas(p, r->start, r->n, r->prot);
 	settle_run(p, r, ZS_PS_PRESENT);
 	zs_count_sub(&p->stats.protected_pages, r->n);
 }
@@ -454,14 +462,6 @@ static bool guard_now(struct zs_pager *p)
 	return mode == ZS_GUARD_ALWAYS || (mode == ZS_GUARD_NEAR_BUDGET && past_budget(p, 2));
 }
 
-/* Change the protection of `n` pages from `start` and note the areas. */
-static bool reprotect(struct zs_pager *p, uintptr_t start, size_t n, int prot)
-{
-	if (zs_sys_mprotect((void *)start, n << ZS_PAGE_SHIFT, prot) != 0)
-		return false;
-	note_areas(p, start, n, prot);
-	return true;
-}
 
 /* Drop `n` stored, PROT_NONE pages from `start`; the bits of their new
  * state: guarded (a marker drops them and they get `prot` back, leaving
@@ -719,8 +719,7 @@ static void open_run(struct zs_pager *p, struct run *r)
 		return;
 	for (i = 0; i < r->n; i++)
 		fresh += is_fresh(r->was[i]);
-	if (zs_sys_mprotect((void *)r->start, r->n << ZS_PAGE_SHIFT, r->prot) == 0) {
-		note_areas(p, r->start, r->n, r->prot);
+	if (reprotect(p, r->start, r->n, r->prot)) {
 		settle_run(p, r, ZS_PS_PRESENT);
 		zs_count_sub(&p->stats.protected_pages, r->n);
 		PSTAT_ADD(p, first_touches, fresh);
@@ -892,7 +891,7 @@ static int thaw(struct zs_pager *p, uintptr_t page, uint8_t was)
 			return 1;
 		PSTAT_ADD(p, thaw_failures, 1);
 		return 0;
-	} else if (zs_sys_mprotect((void *)page, ZS_PAGE_SIZE, PROT(was)) != 0) {
+	} else if (!reprotect(p, page, 1, PROT(was))) {
 		/* The VMA limit, met between two counts.  A whole block does not
 		 * split; if even that is refused the page stays sampled, with
 		 * its contents, and the access faults again until the clock has
@@ -902,7 +901,6 @@ static int thaw(struct zs_pager *p, uintptr_t page, uint8_t was)
 			PSTAT_ADD(p, thaws, 1);
 		ret = 1;
 	} else {
-		note_areas(p, page, 1, PROT(was));
 		set_state(state_of(p, page), with_state(was, ZS_PS_PRESENT));
 		zs_count_sub(&p->stats.protected_pages, 1);
 		if (STATE(was) == ZS_PS_FROZEN)

@@ -25,7 +25,8 @@
 #define ZS_PS_STATE_MASK 0x18
 #define ZS_PS_PRESENT 0x00     /* accessible with the program's protection */
 #define ZS_PS_SAMPLED 0x08     /* PROT_NONE to see a reference; contents in place */
-#define ZS_PS_FROZEN 0x10      /* PROT_NONE; contents in the engine, page dropped */
+#define ZS_PS_FROZEN 0x10      /* contents in the engine, page dropped; PROT_NONE
+                                  unless GUARDED */
 #define ZS_PS_BUSY 0x18        /* being frozen or thawed: wait for it */
 #define ZS_PS_FRESH 0x20       /* with SAMPLED: never touched yet, reads as zeros */
 #define ZS_PS_GUARDED 0x20     /* with FROZEN: dropped under a guard marker, with the
