@@ -36,7 +36,7 @@ struct bench {
 	size_t n, nlive;		/* pages per row; pages the engine accepted */
 	const char *compressor, *dir;	/* dir: where the swap files live */
 	const struct zs_compressor *comp;
-	void *state;			/* the floor's compression state */
+	void *state, *dstate;		/* the floor's compression state, decompression workspace */
 	unsigned char *pages, *cbuf;	/* n pages, generated before timing; the floor's
 					 * output, ZS_COMPRESS_BOUND apart, clen bytes each */
 	int *clen;
@@ -60,7 +60,8 @@ static int do_op(struct bench *b, enum op op, size_t i)
 		return b->clen[i] = b->comp->compress(b->state, PAGE(b, i), ZS_PAGE_SIZE,
 						      CBUF(b, i), ZS_COMPRESS_BOUND);
 	case OP_DECOMPRESS:
-		return b->comp->decompress(CBUF(b, i), (size_t)b->clen[i], b->out, ZS_PAGE_SIZE);
+		return b->comp->decompress(b->dstate, CBUF(b, i), (size_t)b->clen[i], b->out,
+					   ZS_PAGE_SIZE);
 	case OP_STORE:
 		return zs_engine_store(b->e, KEY(i), PAGE(b, i));
 	case OP_LOAD:
@@ -298,6 +299,7 @@ int bench_engine(size_t n, const char *compressor, const char *dir)
 
 	b.comp = zs_compressor_find(compressor);
 	b.state = bench_alloc(b.comp->state_size);
+	b.dstate = bench_alloc(b.comp->dstate_size);
 	b.pages = bench_alloc(b.n * ZS_PAGE_SIZE);
 	b.cbuf = bench_alloc(b.n * ZS_COMPRESS_BOUND);
 	b.clen = bench_alloc(b.n * sizeof(*b.clen));

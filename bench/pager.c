@@ -52,7 +52,7 @@ static struct {
 	unsigned char *base, *orig;	/* the pages; their contents, unmanaged */
 	size_t n;
 	const struct zs_compressor *comp;
-	void *state;
+	void *state, *dstate;
 	unsigned char *cbuf;		/* the floor's compressed pages, ... */
 	int *clen;			/* ...clen[i] bytes at cbuf + i * ZS_COMPRESS_BOUND */
 	int fd;				/* the floor's file */
@@ -72,13 +72,13 @@ static void floor_thaw(uintptr_t page, size_t i)
 	const unsigned char *c = B.cbuf + i * ZS_COMPRESS_BOUND;
 
 	if (B.mode == FLOOR_SAFE) {
-		B.comp->decompress(c, (size_t)B.clen[i], buf, ZS_PAGE_SIZE);
+		B.comp->decompress(B.dstate, c, (size_t)B.clen[i], buf, ZS_PAGE_SIZE);
 		if (pwrite(B.mem_fd, buf, ZS_PAGE_SIZE, (off_t)page) != ZS_PAGE_SIZE)
 			abort();
 	}
 	mprotect((void *)page, ZS_PAGE_SIZE, PROT_READ | PROT_WRITE);
 	if (B.mode == FLOOR_POOL)
-		B.comp->decompress(c, (size_t)B.clen[i], (void *)page, ZS_PAGE_SIZE);
+		B.comp->decompress(B.dstate, c, (size_t)B.clen[i], (void *)page, ZS_PAGE_SIZE);
 	else if (B.mode == FLOOR_FILE &&
 		 pread(B.fd, (void *)page, ZS_PAGE_SIZE, (off_t)(i << ZS_PAGE_SHIFT)) < 0)
 		abort();
@@ -344,6 +344,7 @@ void bench_pager(size_t n, const char *compressor, const char *dir)
 	B.n = n & ~(size_t)(WINDOW - 1);
 	B.comp = zs_compressor_find(compressor);
 	B.state = bench_alloc(B.comp->state_size);
+	B.dstate = bench_alloc(B.comp->dstate_size);
 	B.orig = bench_alloc(B.n << ZS_PAGE_SHIFT);
 	B.cbuf = bench_alloc(B.n * ZS_COMPRESS_BOUND);
 	B.clen = bench_alloc(B.n * sizeof(*B.clen));

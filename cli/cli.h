@@ -11,5 +11,9 @@
 int cmd_demo(int argc, char **argv);
 int cmd_zpool_replay(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
 
 #endif

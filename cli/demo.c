@@ -169,6 +169,17 @@ static void load_all(struct zs_engine *e, const struct demo *d, uint64_t n, stru
 	t->load_s = now() - start - gen;
 }
 
+/* The other pools and compressors on the same pages (shadow.h). */
+static void print_shadow(struct zs_engine *e)
+{
+	char buf[2048];
+	size_t at = 0;
+
+	buf[0] = '\0';
+	zs_engine_shadow_format(e, buf, sizeof(buf), &at);
+	fputs(buf, stdout);
+}
+
 static void summary(const struct zs_stats *s, uint64_t n, const struct tally *t)
 {
 	double mib = 1024.0 * 1024.0, held = (double)s->pool_total_size;
@@ -215,6 +226,7 @@ int cmd_demo(int argc, char **argv)
 	printf("\nstatistics after the stores:\n");
 	fflush(stdout);
 	zs_stats_write(&after_store, 1);
+	print_shadow(e);
 	load_all(e, &d, n, &t);
 	zs_engine_stats(e, &after_load);
 	printf("\nafter loading every page back: loads %llu, loads_from_swap %llu, "

@@ -4,7 +4,11 @@
  *   zswapsim run [OPTIONS] [--] PROGRAM ARGS  a program under libzswapsim.so
  *   zswapsim demo [OPTIONS]                   the engine on generated pages
  *   zswapsim zpool-replay [--zpool NAME] [FILE] replay an allocator trace
+ *   zswapsim replay FILE [OPTIONS]            a recorded run (ZSWAPSIM_TRACE) again
+ *   zswapsim compare [FILE]                   a dump's allocators and compressors side by side
  *   zswapsim options                          every variable, with defaults
+ *   zswapsim plot [-o OUT.svg] [--title T] FILE  a statistics series as SVG
+ *   zswapsim stats PID                        a running program's statistics
  *   zswapsim --help | --version
  */
 #include "config.h"
@@ -31,8 +35,20 @@ static void usage(FILE *f)
 		"  zpool-replay [--zpool NAME] [--validate] [FILE]\n"
 		"      replay an allocator trace (lines 'a ID SIZE', 'f ID', 'r') from FILE\n"
 		"      or standard input and print one result line per trace line\n"
+		"  replay FILE [--OPTION VALUE]...\n"
+		"      simulate again a run recorded with ZSWAPSIM_TRACE=FILE (or demo --trace)\n"
+		"      under other settings (--zpool, --max-pool-percent, ...) and print the\n"
+		"      statistics it would have had\n"
+		"  compare [FILE]\n"
+		"      the side-by-side table of a statistics dump: every allocator and\n"
+		"      compressor on the same pages (ZSWAPSIM_SHADOW_*)\n"
 		"  options\n"
-		"      list every setting with its variable, default and accepted values\n\n"
+		"      list every setting with its variable, default and accepted values\n"
+		"  plot [-o OUT.svg] [--title TITLE] FILE\n"
+		"      draw a series written under ZSWAPSIM_STATS_INTERVAL (CSV or JSON lines)\n"
+		"      as an SVG chart: pool size, stored pages and fault rate over time\n"
+		"  stats PID\n"
+		"      print the statistics of PID, a program running under libzswapsim.so\n\n"
 		"Settings come from ZSWAPSIM_* variables (see 'zswapsim options' and\n"
 		"zswapsim(1)); run and demo also take each as --name VALUE.\n"
 		"  -h, --help     this text\n"
@@ -61,12 +77,20 @@ int main(int argc, char **argv)
 		return cmd_demo(argc - 1, argv + 1);
 	if (!strcmp(cmd, "zpool-replay"))
 		return cmd_zpool_replay(argc - 1, argv + 1);
+	if (!strcmp(cmd, "replay"))
+		return cmd_replay(argc - 1, argv + 1);
+	if (!strcmp(cmd, "compare"))
+		return cmd_compare(argc - 1, argv + 1);
+	if (!strcmp(cmd, "plot"))
+		return cmd_plot(argc - 1, argv + 1);
+	if (!strcmp(cmd, "stats"))
+		return cmd_stats(argc - 1, argv + 1);
 	if (!strcmp(cmd, "options")) {
 		printf("Settings (environment variables; demo also takes --name VALUE):\n");
 		zs_options_help(stdout);
 		return 0;
 	}
-	fprintf(stderr, "zswapsim: unknown command '%s'; expected run, demo, zpool-replay or "
-		"options (see zswapsim --help)\n", cmd);
+	fprintf(stderr, "zswapsim: unknown command '%s'; expected run, demo, compare, zpool-replay, "
+		"replay, options, plot or stats (see zswapsim --help)\n", cmd);
 	return ZS_EXIT_USAGE;
 }

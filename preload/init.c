@@ -1,5 +1,6 @@
 /*
- * init.c - libzswapsim.so's start-up, its reclaim thread and its statistics.
+ * init.c - libzswapsim.so's start-up, its reclaim thread and its fork handlers
+ * (the statistics leave through stats.c).
  *
  * Start-up happens once, on the first malloc-family call or from the
  * constructor, whichever comes first; a malloc made by the start-up itself
@@ -248,6 +249,7 @@ static void after_fork_child(void)
 	zs_pager_after_fork_child(&shim.pager);
 	shim_forget_uninherited();
 	shim_dispatch_after_fork_child();
+	shim_stats_after_fork_child();
 	if (shim.reclaim.limit_pages) {
 		__atomic_store_n(&shim.reclaim_orphaned, 1, __ATOMIC_SEQ_CST);
 		__atomic_store_n(&shim.pressure, 1, __ATOMIC_RELAXED);
@@ -263,61 +265,17 @@ static int open_stats(void)
 	return fcntl(2, F_DUPFD_CLOEXEC, 500);
 }
 
-static const char *const pager_names[] = {
-#define ZS_PAGER_NAME(name, doc) #name,
-	ZS_STATS_PAGER(ZS_PAGER_NAME)
-#undef ZS_PAGER_NAME
-};
-
-/* Append "name value\n" to buf at *at (bounded).  Async-signal-safe. */
-static void put_stat(char *buf, size_t len, size_t *at, const char *name, uint64_t v)
-{
-	char num[24];
-	size_t n = strlen(name), m = zs_utoa(v, num);
-
-	if (*at + n + m + 2 >= len)
-		return;
-	memcpy(buf + *at, name, n);
-	buf[*at + n] = ' ';
-	memcpy(buf + *at + n + 1, num, m);
-	buf[*at + n + 1 + m] = '\n';
-	*at += n + m + 2;
-}
-
-/* The engine's statistics, then the pager's, then the reclaim clock's.
- * No malloc, no stdio: safe in a signal handler. */
-void shim_dump_stats(int fd)
-{
-	struct zs_stats es;
-	struct zs_pager_stats ps;
-	char buf[4096];
-	size_t at, i;
-
-	if (fd < 0 || __atomic_load_n(&shim.state, __ATOMIC_ACQUIRE) != SHIM_ON)
-		return;
-	zs_engine_stats(shim.engine, &es);
-	zs_pager_stats(&shim.pager, &ps);
-	at = zs_stats_format(&es, buf, sizeof(buf));
-	if (at >= sizeof(buf))
-		at = sizeof(buf) - 1;
-	for (i = 0; i < ZS_ARRAY_SIZE(pager_names); i++)
-		put_stat(buf, sizeof(buf), &at, pager_names[i], ((const uint64_t *)&ps)[i]);
-	put_stat(buf, sizeof(buf), &at, "thaw_p50_ns", zs_histo_percentile(&shim.pager.thaw_ns, 500));
-	put_stat(buf, sizeof(buf), &at, "thaw_p99_ns", zs_histo_percentile(&shim.pager.thaw_ns, 990));
-	put_stat(buf, sizeof(buf), &at, "thaw_p999_ns", zs_histo_percentile(&shim.pager.thaw_ns, 999));
-	put_stat(buf, sizeof(buf), &at, "managed_pages", zs_region_pages_out(shim_region()));
-	put_stat(buf, sizeof(buf), &at, "resident_pages", shim.reclaim.resident_pages);
-	put_stat(buf, sizeof(buf), &at, "vmas", shim.vmas);
-	put_stat(buf, sizeof(buf), &at, "mem_limit_pages", shim.reclaim.limit_pages);
-	put_stat(buf, sizeof(buf), &at, "reclaim_windows", shim.reclaim.windows);
-	put_stat(buf, sizeof(buf), &at, "reclaim_revolutions", shim.reclaim.revolutions);
-	put_stat(buf, sizeof(buf), &at, "shrinker_pages", shim.reclaim.shrunk_pages);
-	zs_write_all(fd, buf, at);
-}
-
 static void dump_at_exit(void)
 {
+	shim_attrib_resolve();
 	shim_dump_stats(shim.stats_fd);
+}
+
+/* The trace's last buffer (ZSWAPSIM_TRACE): the engine is never destroyed
+ * here.  Registered before the dump, so it runs after it. */
+static void flush_at_exit(void)
+{
+	zs_engine_flush(shim.engine);
 }
 
 static enum zs_guard guard_mode(const char *name)
@@ -356,9 +314,14 @@ static void start(void)
 	if (shim_dispatch_init())
 		shim_die("ZSWAPSIM_SYSCALL_DISPATCH=Y: this kernel or machine has no Syscall "
 			 "User Dispatch (Linux 5.11+, x86-64); use N");
+	if (shim_attrib_init())
+		shim_die("ZSWAPSIM_FAULT_STACKS: cannot set up libunwind or its tables");
 	pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+	if (*shim.opt.trace)
+		atexit(flush_at_exit);
 	if (shim.opt.stats_at_exit)
 		atexit(dump_at_exit);
+	shim_stats_init();
 	start_reclaim();
 }
 

@@ -20,7 +20,8 @@
  *   freeing them is a no-op.
  *
  * - Allocations made from inside the C library itself (stdio buffers,
- *   opendir's, getaddrinfo's, ...) come from an arena of their own with
+ *   opendir's, getaddrinfo's, ...) or the dynamic linker (dlopen's link
+ *   maps, which dl_iterate_phdr walks) come from an arena of their own with
  *   jemalloc's default hooks, outside the reservation: glibc hands those
  *   buffers to the kernel through internal calls no wrapper sees
  *   (syscalls.c), so they must never be frozen.  The caller is told by the
@@ -37,6 +38,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -57,8 +59,8 @@ static extent_hooks_t *default_hooks;
 static size_t huge_threshold;       /* 0: no huge arena, the intended case */
 static size_t mib_tcache[4], mib_tcache_len = 4;
 static size_t mib_arena[4], mib_arena_len = 4;
-/* [start, +len): the C library's code, and jemalloc's */
-static uintptr_t libc_text, libc_text_len, je_text, je_text_len;
+/* [start, +len): the C library's code, jemalloc's, the dynamic linker's */
+static uintptr_t libc_text, libc_text_len, je_text, je_text_len, ld_text, ld_text_len;
 static int libc_flags;                     /* the unmanaged arena, no cache */
 static SHIM_TLS int tcache_on;
 static SHIM_TLS unsigned int arena_plus_one;
@@ -222,6 +224,24 @@ static int find_text(struct dl_phdr_info *info, size_t size, void *arg)
 	return 0;
 }
 
+/* The executable segment of the object loaded at t->addr. */
+static int find_base_text(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct text *t = arg;
+	int i;
+
+	for (i = 0; t->addr == info->dlpi_addr && i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+
+		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X)) {
+			t->start = info->dlpi_addr + ph->p_vaddr;
+			t->len = ph->p_memsz;
+			return 1;
+		}
+	}
+	return 0;
+}
+
 static int text_of(void *sym, uintptr_t *start, uintptr_t *len)
 {
 	struct text t = { .addr = (uintptr_t)sym };
@@ -235,19 +255,29 @@ static int text_of(void *sym, uintptr_t *start, uintptr_t *len)
 
 bool shim_caller_is_runtime(uintptr_t ra)
 {
-	return ra - libc_text < libc_text_len || ra - je_text < je_text_len;
+	return ra - libc_text < libc_text_len || ra - je_text < je_text_len ||
+	       ra - ld_text < ld_text_len;
 }
 
-/* The C library's and jemalloc's code ranges, and an arena outside the
- * reservation for the C library's own allocations. */
+/* The C library's, jemalloc's and the dynamic linker's code ranges, and
+ * an arena outside the reservation for the C library's own allocations. */
 static int libc_arena(void)
 {
+	struct text ld = { .addr = getauxval(AT_BASE) };
 	unsigned int ind;
 	size_t len = sizeof(ind);
 
 	if (text_of(dlsym(RTLD_NEXT, "fopen"), &libc_text, &libc_text_len) ||
 	    text_of((void *)mallocx, &je_text, &je_text_len))
 		return -1;
+	/* The dynamic linker's own allocations too (dlopen's link maps):
+	 * dl_iterate_phdr walks them, and its callers (libunwind, in the
+	 * fault handler with ZSWAPSIM_FAULT_STACKS) block every signal while
+	 * it runs, where a frozen page would be fatal. */
+	if (ld.addr && dl_iterate_phdr(find_base_text, &ld)) {
+		ld_text = ld.start;
+		ld_text_len = ld.len;
+	}
 	if (mallctl("arenas.create", &ind, &len, NULL, 0))
 		return -1;
 	libc_flags = MALLOCX_ARENA(ind) | MALLOCX_TCACHE_NONE;
@@ -284,7 +314,7 @@ static int flags_for(size_t size, size_t align, bool zero, uintptr_t caller)
 {
 	int flags = zero ? MALLOCX_ZERO : 0;
 
-	if (caller - libc_text < libc_text_len)
+	if (caller - libc_text < libc_text_len || caller - ld_text < ld_text_len)
 		return flags | libc_flags | (align > 16 ? MALLOCX_ALIGN(align) : 0);
 	if (align > 16)
 		flags |= MALLOCX_ALIGN(align);
@@ -314,6 +344,7 @@ static void *allocate(size_t size, size_t align, bool zero, uintptr_t caller)
 		if (size < 16)
 			size = 16; /* glibc's alignment; and mallocx(0) is undefined */
 		p = mallocx(size, flags_for(size, align, zero, caller));
+		shim_attrib_note_alloc(p, size, caller);
 	}
 	if (!p)
 		errno = ENOMEM;
@@ -364,6 +395,7 @@ SHIM_EXPORT void *realloc(void *p, size_t size)
 	if (size < 16)
 		size = 16;
 	q = rallocx(p, size, flags_for(size, 0, false, CALLER));
+	shim_attrib_note_alloc(q, size, CALLER);
 	if (!q)
 		errno = ENOMEM;
 	return q;

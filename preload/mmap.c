@@ -149,8 +149,10 @@ SHIM_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_
 				  : shim_ready())) {
 		void *p = map_managed(addr, len, prot, flags);
 
-		if (p)
+		if (p) {
+			shim_attrib_note_alloc(p, len, (uintptr_t)__builtin_return_address(0));
 			return p;
+		}
 		if (fixed) {
 			if (!(flags & MAP_FIXED_NOREPLACE))
 				errno = ENOMEM;

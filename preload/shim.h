@@ -3,7 +3,8 @@
  * every algorithm lives in src/ (engine, pager, reclaim, region); these files
  * interpose the program's calls and drive them.
  *
- *   init.c     start-up, options, the reclaim thread, statistics dumps
+ *   init.c     start-up, options, the reclaim thread, fork handlers
+ *   stats.c    statistics dumps, the time series, answers to `zswapsim stats`
  *   malloc.c   the malloc family, served by jemalloc from the reservation
  *   mmap.c     the program's anonymous mmap, munmap, mremap, mprotect,
  *              madvise and mlock on managed memory
@@ -11,6 +12,8 @@
  *              a signal stack in every thread
  *   syscalls.c the program's system calls on its own memory: buffers
  *              pinned for the call
+ *   attrib.c   fault attribution: thaws by call stack, frozen pages by the
+ *              call that allocated them
  *
  * Locking: shim.map_lock serialises every change to the managed mappings
  * (jemalloc's extent hooks, the program's mapping calls) with the reclaim
@@ -89,6 +92,26 @@ int shim_malloc_init(void);
  * managed: glibc touches some of it with every signal blocked (a new
  * thread's start), where a frozen page would be fatal. */
 bool shim_caller_is_runtime(uintptr_t ra);
+/* attrib.c: fault attribution (ZSWAPSIM_FAULT_STACKS).  The site map is
+ * NULL while it is off, which is all malloc looks at then. */
+extern uint16_t *shim_site_map;
+extern SHIM_TLS int shim_attrib_skip;
+int shim_attrib_init(void);
+void shim_attrib_alloc(const void *p, size_t len, uintptr_t caller);
+/* Every allocation of a page or more, one smaller one in 32 per thread. */
+static inline void shim_attrib_note_alloc(const void *p, size_t len, uintptr_t caller)
+{
+	if (zs_unlikely(shim_site_map != NULL) && p &&
+	    (len >= ZS_PAGE_SIZE || --shim_attrib_skip < 0))
+		shim_attrib_alloc(p, len, caller);
+}
+/* Is the page of addr frozen (asked before the pager runs)?  Then, the
+ * fault handled: count the thaw, maybe unwind it.  Both async-signal-safe. */
+bool shim_attrib_frozen(uintptr_t addr);
+void shim_attrib_thaw(uintptr_t addr, void *ucontext);
+/* Name what is new (never in a handler); the dump's section (async-signal-safe). */
+void shim_attrib_resolve(void);
+void shim_attrib_dump(int fd);
 /* dispatch.c: Syscall User Dispatch (ZSWAPSIM_SYSCALL_DISPATCH) */
 int shim_dispatch_init(void);
 bool shim_dispatch_enabled(void);
@@ -106,8 +129,14 @@ void shim_thread_altstack(void);
 /* The libc pthread_create, for the shim's own thread. */
 int shim_real_pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *),
 			     void *arg);
-/* init.c */
+/* stats.c: a dump of every statistic to fd, and the answer to a query of
+ * `zswapsim stats` (both async-signal-safe); the series and the query's
+ * paths set up at start, and put right in a child after fork. */
 void shim_dump_stats(int fd);
+void shim_stats_answer(void);
+void shim_stats_init(void);
+void shim_stats_after_fork_child(void);
+/* init.c */
 /* Direct reclaim: when memory is well over the limit, the allocating thread
  * runs the clock itself for a moment, as the kernel makes an allocating
  * task reclaim.  Called from malloc. */

@@ -10,6 +10,14 @@
  * handler, to the default action: the handler steps aside and the faulting
  * instruction runs again, so a real bad access still dies with SIGSEGV.
  *
+ * The statistics signal dumps the statistics, then runs the program's own
+ * handler; sent by `zswapsim stats` (sigqueue with ZS_QUERY_MAGIC), it is
+ * a query: the answer goes to a file (stats.c) and the program sees nothing.
+ *
+ * A fault that thawed a page is reported to attrib.c when fault
+ * attribution is on (ZSWAPSIM_FAULT_STACKS): counted for the page's
+ * allocating call, and sometimes unwound from the ucontext.
+ *
  * The handler runs with every other signal blocked and SA_NODEFER, so a
  * chained handler that touches a frozen page faults back into it.  Each
  * thread gets a 64 KiB signal stack before it runs the program's code.
@@ -25,6 +33,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "series.h"
 #include "shim.h"
 #include "stats.h"
 
@@ -110,16 +119,21 @@ static void on_signal(int sig, siginfo_t *si, void *ctx)
 	char selector = shim_dispatch_allow();
 
 	if (sig == SIGSEGV) {
-		bool write = (uc->uc_mcontext.gregs[REG_ERR] & 2) != 0, handled;
+		bool write = (uc->uc_mcontext.gregs[REG_ERR] & 2) != 0, handled, frozen;
 
 		zs_signals_enter_masked(); /* install() blocks all but SIGSEGV, SIGSYS */
+		frozen = shim_attrib_frozen((uintptr_t)si->si_addr);
 		handled = zs_pager_fault(&shim.pager, (uintptr_t)si->si_addr, write);
 		zs_signals_leave_masked();
+		if (handled && frozen)
+			shim_attrib_thaw((uintptr_t)si->si_addr, ctx);
 		if (!handled) {
 			if (getenv_debug())
 				report_declined((uintptr_t)si->si_addr, write);
 			shim_chain_signal(sig, si, ctx);
 		}
+	} else if (si->si_code == SI_QUEUE && si->si_value.sival_int == ZS_QUERY_MAGIC) {
+		shim_stats_answer(); /* zswapsim stats PID asks: not the program's signal */
 	} else {
 		shim_dump_stats(shim.stats_fd);
 		shim_chain_signal(sig, si, ctx);

@@ -33,6 +33,15 @@
  *
  * Statistics are relaxed atomics in e->stats, read without the lock.
  *
+ * With ZSWAPSIM_TRACE, every call records one event (trace.h) once its
+ * outcome is known, while signals are still blocked (the trace's lock then
+ * costs no system call; it is a leaf, taken last): a store with its outcome
+ * and compressed length, a swap-out, a load (hit, from swap, miss; load or
+ * load_keep), an invalidate; writeback.c records writebacks and outside
+ * shrink calls.  Events of different keys may reach the trace in another
+ * order than they reached the engine; the caller's order for one key is
+ * kept.  destroy closes the trace first, so its teardown is no event.
+ *
  * load, invalidate and the body of store block asynchronous signals once for
  * their whole duration (zs_signals_block nests), so the several zs_locks they
  * take cost two rt_sigprocmask calls in all instead of two each.  Writeback
@@ -48,6 +57,7 @@
 
 #include "engine_impl.h"
 #include "fault.h"
+#include "histo.h"
 #include "pagesrc.h"
 #include "swapfile.h"
 
@@ -77,9 +87,18 @@ void engine_account_into(struct zs_stats *s, const struct zs_entry *ent, int sig
 	}
 }
 
-void engine_account(struct zs_engine *e, const struct zs_entry *ent, int sign)
+/* The gauges, and the pool models, which follow what the live pool holds. */
+void engine_account(struct zs_engine *e, struct zs_entry *ent, int sign)
 {
 	engine_account_into(&e->stats, ent, sign);
+	if (ent->kind == ZS_POOL && sign > 0)
+		zs_shadow_add(e->shadow, ZS_OBJ_HDR + ent->length, ent->shadow);
+	else if (ent->kind == ZS_POOL)
+		zs_shadow_remove(e->shadow, ent->shadow);
+	else if (ent->kind == ZS_RAW)
+		zs_shadow_raw(e->shadow, sign);
+	if (sign > 0 && (ent->kind == ZS_POOL || ent->kind == ZS_RAW))
+		zs_shadow_live(e->shadow, engine_pool_pages(e));
 }
 
 uint64_t engine_pool_pages(struct zs_engine *e)
@@ -227,10 +246,14 @@ static int store_compressed(struct zs_engine *e, uintptr_t key, const void *page
 			    struct zs_entry *ent)
 {
 	struct zs_ctx *c = ctx_get(e);
+	uint64_t t0 = zs_now_ns();
 	int len, ret;
 
 	len = zs_fault_hit(ZS_FAULT_COMPRESS) ? -EINVAL :
 		e->comp->compress(c->state, page, ZS_PAGE_SIZE, c->dst, ZS_COMPRESS_BOUND);
+	zs_shadow_compress(e->shadow, (unsigned int)(c - e->ctx), page, len, zs_now_ns() - t0);
+	if (len >= 0)
+		ent->length = (uint32_t)len; /* for the trace, whatever the pool says */
 	if (len < 0) {
 		STAT_INC(e, reject_compress_fail);
 		ret = -EINVAL;
@@ -301,16 +324,26 @@ static int index_entry(struct zs_engine *e, const struct zs_entry *tmp)
 	return 0;
 }
 
-static int store(struct zs_engine *e, uintptr_t key, const void *page)
+/* tmp: the key set, the rest zero; it keeps the kind and length for the
+ * trace. */
+static int store(struct zs_engine *e, struct zs_entry *tmp, const void *page)
 {
-	struct zs_entry tmp = { .key = key };
 	int ret;
 
-	if (e->opt.same_filled_pages_enabled && same_filled(page, &tmp.value))
-		tmp.kind = ZS_SAME;
-	else if ((ret = store_compressed(e, key, page, &tmp)))
+	if (e->opt.same_filled_pages_enabled && same_filled(page, &tmp->value))
+		tmp->kind = ZS_SAME;
+	else if ((ret = store_compressed(e, tmp->key, page, tmp)))
 		return ret;
-	return index_entry(e, &tmp);
+	return index_entry(e, tmp);
+}
+
+/* A store's outcome as the trace names it. */
+static enum zs_trace_op store_op(int ret, const struct zs_entry *tmp)
+{
+	if (ret)
+		return ret == -E2BIG ? ZS_TR_STORE_POOR : ZS_TR_STORE_FAIL;
+	return tmp->kind == ZS_SAME ? ZS_TR_STORE_SAME :
+	       tmp->kind == ZS_RAW ? ZS_TR_STORE_RAW : ZS_TR_STORE_POOL;
 }
 
 int zs_engine_swap_out(struct zs_engine *e, uintptr_t key, const void *page)
@@ -321,19 +354,21 @@ int zs_engine_swap_out(struct zs_engine *e, uintptr_t key, const void *page)
 	ret = zs_swapfile_alloc(e->swap, &tmp.slot);
 	if (ret) {
 		STAT_INC(e, swap_full);
-		return ret;
+		goto out;
 	}
 	ret = zs_swapfile_write(e->swap, tmp.slot, page);
 	if (ret) {
 		STAT_INC(e, swap_write_errors);
 		zs_swapfile_free(e->swap, tmp.slot);
-		return ret;
+		goto out;
 	}
 	zs_signals_block();
 	ret = index_entry(e, &tmp);
 	zs_signals_unblock();
 	if (ret == 0)
 		STAT_INC(e, direct_swap_pages);
+out:
+	zs_trace_store(e->trace, ret ? ZS_TR_SWAP_OUT_FAIL : ZS_TR_SWAP_OUT, key, page, 0);
 	return ret;
 }
 
@@ -341,20 +376,22 @@ static bool forget(struct zs_engine *e, uintptr_t key);
 
 int zs_engine_store(struct zs_engine *e, uintptr_t key, const void *page)
 {
+	struct zs_entry tmp = { .key = key };
 	int ret;
 
 	STAT_INC(e, stores);
 	/* Writeback may run long here: signals stay open for it. */
 	ret = engine_make_room(e);
-	if (ret == 0) {
-		zs_signals_block();
-		ret = store(e, key, page);
-		zs_signals_unblock();
-	}
+	zs_signals_block();
+	if (ret == 0)
+		ret = store(e, &tmp, page);
 	/* An older copy would now be stale: the caller's page is the only
 	 * truth, so drop it, as zswap does when a store fails. */
 	if (ret)
 		forget(e, key);
+	/* With signals still blocked, the trace's lock costs no system call. */
+	zs_trace_store(e->trace, store_op(ret, &tmp), key, page, tmp.length);
+	zs_signals_unblock();
 	return ret;
 }
 
@@ -392,7 +429,7 @@ static int read_entry(struct zs_engine *e, const struct zs_entry *ent, void *pag
 		return -EIO;
 	default:
 		obj = zpool_map(e->pool, ent->handle);
-		n = e->comp->decompress(obj + ZS_OBJ_HDR, ent->length, page, ZS_PAGE_SIZE);
+		n = zs_decompress(e->dpool, obj + ZS_OBJ_HDR, ent->length, page, ZS_PAGE_SIZE);
 		zpool_unmap(e->pool, ent->handle);
 		if (n == (int)ZS_PAGE_SIZE)
 			return 0;
@@ -403,12 +440,12 @@ static int read_entry(struct zs_engine *e, const struct zs_entry *ent, void *pag
 
 /* The caller's page is only ever written without e->lock held: if writing it
  * faults, the handler's own load must be able to take the lock. */
-static int load(struct zs_engine *e, uintptr_t key, void *page, bool exclusive)
+static int load(struct zs_engine *e, uintptr_t key, void *page, bool exclusive,
+		bool *from_swap)
 {
 	struct zs_storage old = { .kind = ZS_SAME };
 	struct zs_entry *ent;
 	uint64_t value;
-	bool from_swap;
 	int ret = 0;
 
 	zs_lock(&e->lock);
@@ -425,7 +462,7 @@ static int load(struct zs_engine *e, uintptr_t key, void *page, bool exclusive)
 		zs_unlock(&e->lock);
 		fill(page, value);
 	} else {
-		from_swap = ent->kind == ZS_SWAP;
+		*from_swap = ent->kind == ZS_SWAP;
 		ent->flags |= ZS_LOADING;
 		zs_unlock(&e->lock);
 		ret = read_entry(e, ent, page);
@@ -434,7 +471,7 @@ static int load(struct zs_engine *e, uintptr_t key, void *page, bool exclusive)
 		if (ret == 0 && exclusive)
 			old = engine_drop(e, ent);
 		zs_unlock(&e->lock);
-		if (ret == 0 && from_swap)
+		if (ret == 0 && *from_swap)
 			STAT_INC(e, loads_from_swap);
 	}
 	engine_release(e, old);
@@ -443,12 +480,15 @@ static int load(struct zs_engine *e, uintptr_t key, void *page, bool exclusive)
 	return ret;
 }
 
-static int load_call(struct zs_engine *e, uintptr_t key, void *page, bool exclusive)
+/* keep: load_keep, whatever exclusive_loads says. */
+static int load_call(struct zs_engine *e, uintptr_t key, void *page, bool keep)
 {
 	int saved_errno = errno, ret;
+	bool from_swap = false;
 
 	zs_signals_block();
-	ret = load(e, key, page, exclusive);
+	ret = load(e, key, page, !keep && e->opt.exclusive_loads, &from_swap);
+	zs_trace_load(e->trace, key, ret, from_swap, keep);
 	zs_signals_unblock();
 	errno = saved_errno;
 	return ret;
@@ -456,12 +496,12 @@ static int load_call(struct zs_engine *e, uintptr_t key, void *page, bool exclus
 
 int zs_engine_load(struct zs_engine *e, uintptr_t key, void *page)
 {
-	return load_call(e, key, page, e->opt.exclusive_loads);
+	return load_call(e, key, page, false);
 }
 
 int zs_engine_load_keep(struct zs_engine *e, uintptr_t key, void *page)
 {
-	return load_call(e, key, page, false);
+	return load_call(e, key, page, true);
 }
 
 bool zs_engine_contains(struct zs_engine *e, uintptr_t key)
@@ -494,10 +534,15 @@ static bool forget(struct zs_engine *e, uintptr_t key)
 
 int zs_engine_invalidate(struct zs_engine *e, uintptr_t key)
 {
-	if (!forget(e, key))
-		return -ENOENT;
-	STAT_INC(e, invalidates);
-	return 0;
+	int ret;
+
+	zs_signals_block(); /* once, for forget and the trace */
+	ret = forget(e, key) ? 0 : -ENOENT;
+	if (ret == 0)
+		STAT_INC(e, invalidates);
+	zs_trace_invalidate(e->trace, key, ret);
+	zs_signals_unblock();
+	return ret;
 }
 
 static void drain_one(struct zs_entry *ent, void *arg)
@@ -519,6 +564,7 @@ void zs_engine_invalidate_all(struct zs_engine *e)
 	zs_index_drain(e->index, drain_one, e);
 	__atomic_store_n(&e->reached_full, false, __ATOMIC_RELAXED);
 	zs_unlock(&e->lock);
+	zs_trace_invalidate(e->trace, 0, 0);
 }
 
 /* ---- life cycle ---- */
@@ -550,7 +596,8 @@ static int open_parts(struct zs_engine *e, char *err, size_t errlen)
 {
 	int ret;
 
-	e->comp = zs_compressor_find(e->opt.compressor);
+	if (!e->comp) /* zs_engine_create_with may have given one */
+		e->comp = zs_compressor_find(e->opt.compressor);
 	if (!e->comp) {
 		snprintf(err, errlen, "compressor %s: not available; one of: %s", e->opt.compressor,
 			 zs_compressor_names());
@@ -567,6 +614,11 @@ static int open_parts(struct zs_engine *e, char *err, size_t errlen)
 		ret = zs_index_create(&e->index);
 	if (!ret)
 		ret = ctx_create(e);
+	if (!ret)
+		ret = zs_dpool_create(e->comp, 2 * ZS_NCTX, &e->dpool);
+	if (!ret)
+		ret = zs_shadow_create(e->opt.shadow_zpools, e->opt.zpool, e->opt.shadow_compressors,
+				       e->comp, ZS_NCTX, &e->shadow);
 	if (!ret) {
 		ret = zpool_create(e->opt.zpool, e->pages, engine_evict, e, &e->pool);
 		if (ret == -EINVAL) {
@@ -577,11 +629,19 @@ static int open_parts(struct zs_engine *e, char *err, size_t errlen)
 	}
 	if (ret)
 		snprintf(err, errlen, "out of memory");
+	else if (*e->opt.trace && (ret = zs_trace_open(e->opt.trace, &e->opt, &e->trace)))
+		snprintf(err, errlen, "ZSWAPSIM_TRACE=%s: %s", e->opt.trace, strerror(-ret));
 	return ret;
 }
 
 int zs_engine_create(const struct zs_options *opt, struct zs_engine **out, char *err,
 		     size_t errlen)
+{
+	return zs_engine_create_with(opt, NULL, out, err, errlen);
+}
+
+int zs_engine_create_with(const struct zs_options *opt, const struct zs_compressor *comp,
+			  struct zs_engine **out, char *err, size_t errlen)
 {
 	struct zs_engine *e = zs_map_anon(sizeof(*e));
 	int ret;
@@ -593,6 +653,7 @@ int zs_engine_create(const struct zs_options *opt, struct zs_engine **out, char 
 	pthread_mutex_init(&e->lock.mutex, NULL);
 	zs_list_init(&e->raw_lru);
 	resolve(e, opt);
+	e->comp = comp;
 	ret = open_parts(e, err, errlen);
 	if (ret) {
 		zs_engine_destroy(e);
@@ -606,11 +667,15 @@ void zs_engine_destroy(struct zs_engine *e)
 {
 	if (!e)
 		return;
+	zs_trace_close(e->trace); /* first: the teardown is no event of the run */
+	e->trace = NULL;
 	if (e->index && e->pool)
 		zs_engine_invalidate_all(e);
 	zpool_destroy(e->pool);
 	if (e->comp)
 		ctx_destroy(e);
+	zs_dpool_destroy(e->dpool);
+	zs_shadow_destroy(e->shadow);
 	zs_index_destroy(e->index);
 	zs_pagesrc_destroy(e->pages);
 	zs_swapfile_close(e->swap);
@@ -655,6 +720,8 @@ void zs_engine_after_fork_child(struct zs_engine *e)
 	e->pool->driver->after_fork_child(e->pool->priv);
 	zs_pagesrc_after_fork_child(e->pages);
 	zs_swapfile_after_fork_child(e->swap);
+	zs_dpool_after_fork_child(e->dpool);
+	zs_trace_after_fork_child(e->trace);
 	zs_index_walk(e->index, settle_in_flight, e);
 }
 
@@ -663,8 +730,22 @@ const struct zs_options *zs_engine_options(const struct zs_engine *e)
 	return &e->opt;
 }
 
+void zs_engine_shadow_format(struct zs_engine *e, char *buf, size_t len, size_t *at)
+{
+	uint64_t stored = zs_count_read(&e->stats.stored_pages) -
+			  zs_count_read(&e->stats.same_filled_pages);
+
+	zs_shadow_format(e->shadow, engine_pool_pages(e), stored, buf, len, at);
+}
+
+void zs_engine_flush(struct zs_engine *e)
+{
+	zs_trace_flush(e->trace);
+}
+
 void zs_engine_stats(struct zs_engine *e, struct zs_stats *out)
 {
 	zs_counters_read(out, &e->stats, sizeof(*out));
 	out->pool_total_size = zs_engine_pool_bytes(e);
+	out->trace_lost_events = zs_trace_lost(e->trace);
 }

@@ -39,6 +39,12 @@ struct zs_engine;
  * the swap file's open error. */
 int zs_engine_create(const struct zs_options *opt, struct zs_engine **out, char *err,
 		     size_t errlen);
+/* The same with the compressor `comp` instead of the one opt names (which
+ * then only names it): for zswapsim replay's, which is in no table. */
+struct zs_compressor;
+int zs_engine_create_with(const struct zs_options *opt, const struct zs_compressor *comp,
+			  struct zs_engine **out, char *err, size_t errlen);
+/* Closes the trace first (its last events are written), then frees all. */
 void zs_engine_destroy(struct zs_engine *e);
 
 /* Store a copy of `page` under `key`, replacing what was there.
@@ -88,6 +94,12 @@ uint64_t zs_engine_pool_bytes(struct zs_engine *e);
  * reuse, since releasing one costs a system call in the fault handler.
  * For a thread that may block a while (the shim's reclaim thread). */
 void zs_engine_trim(struct zs_engine *e);
+/* Every pool's and compressor's figures (shadow.h's lines: the live pool's
+ * real, the others' models), appended to buf at *at.  Async-signal-safe. */
+void zs_engine_shadow_format(struct zs_engine *e, char *buf, size_t len, size_t *at);
+/* Write out what the engine buffers: the trace (ZSWAPSIM_TRACE), for a
+ * caller about to exit without zs_engine_destroy.  Async-signal-safe. */
+void zs_engine_flush(struct zs_engine *e);
 /* A consistent-enough snapshot of every statistic.  Async-signal-safe. */
 void zs_engine_stats(struct zs_engine *e, struct zs_stats *out);
 /* Check every invariant of the engine and its pool: 0, or -EUCLEAN with

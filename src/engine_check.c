@@ -19,6 +19,17 @@ struct tally {
 	size_t len;
 };
 
+/* The key at the head of a pool object (every map is paired with an
+ * unmap: z3fold and zsmalloc pin the object in between). */
+static uintptr_t pool_key(struct zs_engine *e, unsigned long handle)
+{
+	uintptr_t key;
+
+	memcpy(&key, zpool_map(e->pool, handle), sizeof(key));
+	zpool_unmap(e->pool, handle);
+	return key;
+}
+
 static int check_entry(struct zs_entry *ent, void *arg)
 {
 	struct tally *t = arg;
@@ -27,8 +38,7 @@ static int check_entry(struct zs_entry *ent, void *arg)
 	if (ent->flags)
 		snprintf(t->buf, t->len, "engine: entry %#lx busy (flags %u) with the lock held",
 			 (unsigned long)ent->key, ent->flags);
-	else if (ent->kind == ZS_POOL &&
-		 (memcpy(&key, zpool_map(t->e->pool, ent->handle), sizeof(key)), key != ent->key))
+	else if (ent->kind == ZS_POOL && (key = pool_key(t->e, ent->handle)) != ent->key)
 		snprintf(t->buf, t->len, "engine: pool object of %#lx names key %#lx",
 			 (unsigned long)ent->key, (unsigned long)key);
 	else if (ent->kind == ZS_POOL && (ent->length == 0 || ent->length > ZS_COMPRESS_BOUND))
@@ -89,6 +99,8 @@ int zs_engine_validate(struct zs_engine *e, char *buf, size_t len)
 		ret = zs_index_walk(e->index, check_entry, &t);
 	if (!ret)
 		ret = check_gauges(e, &t.seen, buf, len);
+	if (!ret)
+		ret = zs_shadow_validate(e->shadow, buf, len);
 	zs_unlock(&e->lock);
 	return ret;
 }

@@ -13,6 +13,8 @@
 #include "compress.h"
 #include "engine.h"
 #include "index.h"
+#include "shadow.h"
+#include "trace.h"
 #include "zpool.h"
 
 #define ZS_OBJ_HDR sizeof(uintptr_t)
@@ -40,6 +42,9 @@ struct zs_engine {
 	bool reached_full;
 	struct zs_stats stats;
 	struct zs_ctx *ctx;
+	struct zs_dpool *dpool;      /* decompression workspaces (compress.h) */
+	struct zs_shadow *shadow;    /* the other pools and compressors (shadow.h) */
+	struct zs_trace *trace;      /* ZSWAPSIM_TRACE, or NULL (trace.h) */
 };
 
 /* Storage detached from an entry, released outside e->lock. */
@@ -56,7 +61,7 @@ struct zs_storage {
 
 /* Gauges: count an entry in (+1) or out (-1) for its kind. */
 void engine_account_into(struct zs_stats *s, const struct zs_entry *ent, int sign);
-void engine_account(struct zs_engine *e, const struct zs_entry *ent, int sign);
+void engine_account(struct zs_engine *e, struct zs_entry *ent, int sign);
 /* Pages the pool holds: the allocator's and the raw pages. */
 uint64_t engine_pool_pages(struct zs_engine *e);
 /* The storage an entry names (under e->lock). */

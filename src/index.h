@@ -42,7 +42,10 @@ struct zs_entry {
 		uint64_t slot;
 	};
 	const void *wbbuf;
-	struct zs_list raw_lru;   /* ZS_RAW only: the engine's raw pages, oldest last */
+	union {
+		struct zs_list raw_lru;   /* ZS_RAW: the engine's raw pages, oldest last */
+		uint32_t shadow[3];       /* ZS_POOL: where each pool model put it (shadow.h) */
+	};
 };
 
 struct zs_index;

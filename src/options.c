@@ -15,8 +15,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common.h"
 #include "compress.h"
 #include "options.h"
+#include "series.h"
 #include "zpool.h"
 
 #define OPT(field) offsetof(struct zs_options, field)
@@ -40,6 +42,14 @@ static bool guard_known(const char *name)
 	return !strcmp(name, "auto") || !strcmp(name, "always") || !strcmp(name, "never");
 }
 
+static bool series_format_known(const char *name)
+{
+	enum zs_series_format fmt;
+
+	return zs_series_format_find(name, &fmt) == 0;
+}
+
+#define DURATION_MAX_ACCEPTED (3600 * 1000) /* 1h in ms */
 #define SIZE_MAX_ACCEPTED (UINT64_C(1) << 50) /* 1 PiB */
 
 const struct zs_option zs_option_table[] = {
@@ -61,12 +71,21 @@ const struct zs_option zs_option_table[] = {
 	  "drop the stored copy when a page is loaded back" },
 	{ "store_incompressible", ZS_OPT_BOOL, "N", 0, 0, NULL, NULL, OPT(store_incompressible),
 	  "store pages that do not compress raw, a page each (Linux 6.18), instead of refusing" },
+	{ "shadow_zpools", ZS_OPT_BOOL, "Y", 0, 0, NULL, NULL, OPT(shadow_zpools),
+	  "also model zbud, z3fold and zsmalloc on the pool's objects (sizes only), to report "
+	  "each one's pool size side by side" },
+	{ "shadow_compressors", ZS_OPT_BOOL, "N", 0, 0, NULL, NULL, OPT(shadow_compressors),
+	  "also compress every stored page with every other compressor, to report each one's "
+	  "ratio and speed on the same pages (costs their compression time)" },
 	{ "mem_limit", ZS_OPT_SIZE, "0", 0, SIZE_MAX_ACCEPTED, NULL, NULL, OPT(mem_limit),
 	  "simulated RAM size; 0 means the machine's physical RAM" },
 	{ "swapfile", ZS_OPT_PATH, "", 0, 0, NULL, NULL, OPT(swapfile),
 	  "swap file: a directory for an unlinked one, or a file path; empty means $TMPDIR" },
 	{ "swap_size", ZS_OPT_SIZE, "0", 0, SIZE_MAX_ACCEPTED, NULL, NULL, OPT(swap_size),
 	  "swap file size limit; 0 means none but the file system's free space" },
+	{ "trace", ZS_OPT_PATH, "", 0, 0, NULL, NULL, OPT(trace),
+	  "record every store, load, invalidate and writeback (sizes and checksums, not "
+	  "contents) to this file, for zswapsim replay; empty means off" },
 	{ "shrinker_enabled", ZS_OPT_BOOL, "Y", 0, 0, NULL, NULL, OPT(shrinker_enabled),
 	  "libzswapsim: write the pool back when it is what keeps memory over mem_limit" },
 	{ "reserve_size", ZS_OPT_SIZE, "256G", 1 << 30, UINT64_C(1) << 46, NULL, NULL,
@@ -78,12 +97,26 @@ const struct zs_option zs_option_table[] = {
 	{ "syscall_dispatch", ZS_OPT_BOOL, "N", 0, 0, NULL, NULL, OPT(syscall_dispatch),
 	  "libzswapsim: trap every system call (Syscall User Dispatch, Linux 5.11+, x86-64) to "
 	  "make its managed memory present: a safety net for raw system calls, ~1 us a call" },
+	{ "fault_stacks", ZS_OPT_UINT, "0", 0, UINT32_MAX, NULL, NULL, OPT(fault_stacks),
+	  "libzswapsim: attribute thaws to call stacks (one thaw in N unwound, ~0.5 us each) "
+	  "and frozen memory to the calls that allocated it, in the dump; 0 for off (on, "
+	  "malloc is ~3% slower)" },
 	{ "stats_signal", ZS_OPT_UINT, "10", 0, 64, NULL, NULL, OPT(stats_signal),
 	  "libzswapsim: signal that dumps the statistics (10 is SIGUSR1); 0 for none" },
 	{ "stats_file", ZS_OPT_PATH, "", 0, 0, NULL, NULL, OPT(stats_file),
 	  "libzswapsim: where dumps go (appended); empty means standard error" },
 	{ "stats_at_exit", ZS_OPT_BOOL, "N", 0, 0, NULL, NULL, OPT(stats_at_exit),
 	  "libzswapsim: dump the statistics when the program exits" },
+	{ "stats_interval", ZS_OPT_DURATION, "0", 0, DURATION_MAX_ACCEPTED, NULL, NULL,
+	  OPT(stats_interval),
+	  "libzswapsim: write every statistic to the series this often, and once at exit; "
+	  "0 for no series" },
+	{ "stats_format", ZS_OPT_NAME, "csv", 0, 0, zs_series_format_names, series_format_known,
+	  OPT(stats_format),
+	  "libzswapsim: the series as CSV (a header, then a row per interval) or JSON lines" },
+	{ "stats_series", ZS_OPT_PATH, "", 0, 0, NULL, NULL, OPT(stats_series),
+	  "libzswapsim: the series file (replaced; %p is the process ID); empty means "
+	  "zswapsim-%p.csv or .jsonl in the current directory" },
 };
 
 const size_t zs_option_count = sizeof(zs_option_table) / sizeof(zs_option_table[0]);
@@ -121,6 +154,37 @@ int zs_parse_size(const char *text, uint64_t *out)
 	if (shift && v > (UINT64_MAX >> shift))
 		return -ERANGE;
 	*out = v << shift;
+	return 0;
+}
+
+/* Milliseconds per unit of a duration; the first is the default. */
+static const struct {
+	const char *unit;
+	uint64_t ms;
+} duration_units[] = { { "ms", 1 }, { "s", 1000 }, { "min", 60 * 1000 }, { "h", 3600 * 1000 } };
+
+int zs_parse_duration(const char *text, uint64_t *out)
+{
+	const char *p = text;
+	uint64_t v = 0, mul = 1;
+	size_t i;
+
+	if (!isdigit((unsigned char)*p))
+		return -EINVAL;
+	for (; isdigit((unsigned char)*p); p++)
+		if (add_digit(&v, *p))
+			return -ERANGE;
+	if (*p) {
+		for (i = 0; i < ZS_ARRAY_SIZE(duration_units); i++)
+			if (!strcasecmp(p, duration_units[i].unit))
+				break;
+		if (i == ZS_ARRAY_SIZE(duration_units))
+			return -EINVAL;
+		mul = duration_units[i].ms;
+	}
+	if (__builtin_mul_overflow(v, mul, &v))
+		return -ERANGE;
+	*out = v;
 	return 0;
 }
 
@@ -171,6 +235,20 @@ static const char *size_text(uint64_t v, char buf[24])
 	return buf;
 }
 
+/* A duration as its largest exact unit: "0", "250ms", "2s", "1h". */
+static const char *duration_text(uint64_t ms, char buf[24])
+{
+	size_t u = ZS_ARRAY_SIZE(duration_units) - 1;
+
+	while (u && (!ms || ms % duration_units[u].ms))
+		u--;
+	if (!ms)
+		snprintf(buf, 24, "0");
+	else
+		snprintf(buf, 24, "%" PRIu64 "%s", ms / duration_units[u].ms, duration_units[u].unit);
+	return buf;
+}
+
 /* What the option accepts, in words, for messages and --help. */
 static void describe_accepted(const struct zs_option *opt, char *buf, size_t len)
 {
@@ -186,6 +264,13 @@ static void describe_accepted(const struct zs_option *opt, char *buf, size_t len
 
 		snprintf(buf, len, "a size from %s to %s: bytes, or with a K, M, G, T or P suffix "
 			 "(powers of 1024)", size_text(opt->min, lo), size_text(opt->max, hi));
+		break;
+	}
+	case ZS_OPT_DURATION: {
+		char lo[24], hi[24];
+
+		snprintf(buf, len, "a duration from %s to %s: milliseconds, or with an ms, s, min "
+			 "or h suffix", duration_text(opt->min, lo), duration_text(opt->max, hi));
 		break;
 	}
 	case ZS_OPT_NAME:
@@ -212,7 +297,10 @@ static int parse_value(struct zs_options *o, const struct zs_option *opt, const 
 		return ret;
 	case ZS_OPT_UINT:
 	case ZS_OPT_SIZE:
-		ret = opt->kind == ZS_OPT_UINT ? parse_uint(value, &v) : zs_parse_size(value, &v);
+	case ZS_OPT_DURATION:
+		ret = opt->kind == ZS_OPT_UINT ? parse_uint(value, &v)
+		      : opt->kind == ZS_OPT_SIZE ? zs_parse_size(value, &v)
+						  : zs_parse_duration(value, &v);
 		if (!ret && (v < opt->min || v > opt->max))
 			ret = -ERANGE;
 		if (!ret)
@@ -344,6 +432,9 @@ void zs_options_print(const struct zs_options *o, FILE *f)
 		case ZS_OPT_UINT:
 		case ZS_OPT_SIZE:
 			fprintf(f, "%" PRIu64 "\n", *(const uint64_t *)field);
+			break;
+		case ZS_OPT_DURATION:
+			fprintf(f, "%" PRIu64 "ms\n", *(const uint64_t *)field);
 			break;
 		default:
 			fprintf(f, "%s\n", *field ? field : "\"\"");

@@ -25,26 +25,34 @@ struct zs_options {
 	bool same_filled_pages_enabled;
 	bool exclusive_loads;
 	bool store_incompressible;
+	bool shadow_zpools;
+	bool shadow_compressors;
 	uint64_t mem_limit;
 	char swapfile[ZS_PATH_MAX];
 	uint64_t swap_size;
+	char trace[ZS_PATH_MAX];    /* record events here (trace.h); "": off */
 	/* the preloaded library's own */
 	bool shrinker_enabled;
 	uint64_t reserve_size;
 	char guard_pages[ZS_NAME_MAX];
 	bool syscall_dispatch;
+	uint64_t fault_stacks;      /* unwind one thaw in N; 0: no attribution */
 	uint64_t stats_signal;
 	char stats_file[ZS_PATH_MAX];
 	bool stats_at_exit;
+	uint64_t stats_interval;   /* milliseconds; 0: no series */
+	char stats_format[ZS_NAME_MAX];
+	char stats_series[ZS_PATH_MAX];
 };
 
-enum zs_option_kind { ZS_OPT_BOOL, ZS_OPT_UINT, ZS_OPT_SIZE, ZS_OPT_NAME, ZS_OPT_PATH };
+enum zs_option_kind { ZS_OPT_BOOL, ZS_OPT_UINT, ZS_OPT_SIZE, ZS_OPT_NAME, ZS_OPT_PATH,
+		       ZS_OPT_DURATION };
 
 struct zs_option {
 	const char *name;          /* zswap's parameter name, lower case */
 	enum zs_option_kind kind;
 	const char *default_text;
-	uint64_t min, max;         /* ZS_OPT_UINT, ZS_OPT_SIZE */
+	uint64_t min, max;         /* ZS_OPT_UINT, ZS_OPT_SIZE, ZS_OPT_DURATION (ms) */
 	const char *(*choices)(void); /* ZS_OPT_NAME: the accepted names, for messages */
 	bool (*known)(const char *name); /* ZS_OPT_NAME: is this name accepted? */
 	size_t offset;
@@ -81,5 +89,9 @@ void zs_options_print(const struct zs_options *o, FILE *f);
 /* Parse "512", "64K", "128M", "2G", "1T" (powers of 1024, optional B/iB).
  * 0 or -EINVAL / -ERANGE. */
 int zs_parse_size(const char *text, uint64_t *out);
+
+/* Parse a duration into milliseconds: "250" or "250ms", "2s", "5min",
+ * "1h".  0 or -EINVAL / -ERANGE. */
+int zs_parse_duration(const char *text, uint64_t *out);
 
 #endif

@@ -18,6 +18,9 @@
  * cache down to ZS_CACHE_PAGES.  Allocation takes the cache first (hot
  * pages, which also spares the kernel clearing a new one), then the lowest
  * released page of the first region that has one, then maps a new region.
+ * A run of consecutive pages (zs_pages_alloc, for zsmalloc's zspages) is
+ * taken from released pages only, inside one bitmap word; its pages are
+ * freed one by one like any other.
  *
  * Locking: src->lock (a zs_lock) protects everything; the counters are also
  * read without it.
@@ -156,6 +159,58 @@ void *zs_page_alloc(struct zs_pagesrc *src)
 		zs_count_add(&src->used, 1);
 	zs_unlock(&src->lock);
 	return page;
+}
+
+/* The lowest run of n released pages inside one bitmap word, or NULL. */
+static void *region_take_run(struct zs_region *r, unsigned int n)
+{
+	uint64_t i, run;
+	unsigned int k, bit;
+
+	for (i = 0; i < ZS_REGION_WORDS; i++) {
+		for (run = r->free_bits[i], k = 1; k < n; k++)
+			run &= r->free_bits[i] >> k;
+		if (run) {
+			bit = __builtin_ctzll(run);
+			r->free_bits[i] &= ~((n == 64 ? ~0ULL : (1ULL << n) - 1) << bit);
+			r->nfree -= n;
+			return (char *)r + ((i * 64 + bit) << ZS_PAGE_SHIFT);
+		}
+	}
+	return NULL;
+}
+
+static void *take_run_locked(struct zs_pagesrc *src, unsigned int n)
+{
+	struct zs_region *r;
+	void *run;
+
+	for (r = src->regions; r; r = r->next)
+		if (r->nfree >= n && (run = region_take_run(r, n)))
+			return run;
+	r = region_map();
+	if (!r)
+		return NULL;
+	r->next = src->regions;
+	src->regions = r;
+	return region_take_run(r, n);
+}
+
+void *zs_pages_alloc(struct zs_pagesrc *src, unsigned int n)
+{
+	void *run = NULL;
+
+	if (n <= 1)
+		return n ? zs_page_alloc(src) : NULL;
+	if (n > 64 || zs_fault_hit(ZS_FAULT_PAGE_ALLOC))
+		return NULL;
+	zs_lock(&src->lock);
+	if (!src->max_pages || src->used + n <= src->max_pages)
+		run = take_run_locked(src, n);
+	if (run)
+		zs_count_add(&src->used, n);
+	zs_unlock(&src->lock);
+	return run;
 }
 
 /* Give a page that is on no list back to the kernel, then mark it free. */

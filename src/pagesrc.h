@@ -26,6 +26,12 @@ void zs_pagesrc_destroy(struct zs_pagesrc *src);
 void *zs_page_alloc(struct zs_pagesrc *src);
 /* Thread-safe; async-signal-safe (zs_lock). */
 void zs_page_free(struct zs_pagesrc *src, void *page);
+/* `n` (1 .. 64) pages at consecutive addresses, or NULL.  Each is an
+ * ordinary page afterwards: it counts in zs_pagesrc_used() and goes back
+ * one by one with zs_page_free(), in any order.  n > 1 never comes from the
+ * reuse cache, only from released or new pages (zero bytes), and a run
+ * never crosses a 64-page boundary.  Thread-safe; async-signal-safe. */
+void *zs_pages_alloc(struct zs_pagesrc *src, unsigned int n);
 
 /* Release the reuse cache down to its most recent few pages.  Thread-safe;
  * may be slow (a system call a page): the reclaim thread's work.  Until it

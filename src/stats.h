@@ -41,9 +41,30 @@
 	X(swap_full, "writebacks refused because the swap file was full") \
 	X(swap_write_errors, "writebacks that failed with an I/O error (the page stayed in the pool)") \
 	X(swap_read_errors, "loads from the swap file that failed (the entry was kept)") \
-	X(writeback_skipped, "reclaim found an object busy or no longer indexed")
+	X(writeback_skipped, "reclaim found an object busy or no longer indexed") \
+	X(trace_lost_events, "trace events not written: the trace file failed, or a fork child")
 
 #define ZS_STATS(X) ZS_STATS_KERNEL(X) ZS_STATS_ENGINE(X)
+
+/* libzswapsim.so's own figures, after the engine's and the pager's
+ * (ZS_STATS_PAGER, pager.h) in its dumps and series (series.h). */
+#define ZS_STATS_SHIM(X) \
+	X(thaw_p50_ns, "median time in the handler to thaw a page") \
+	X(thaw_p99_ns, "99th percentile of the thaw time") \
+	X(thaw_p999_ns, "99.9th percentile of the thaw time") \
+	X(managed_pages, "pages of the reservation in use by managed memory") \
+	X(resident_pages, "managed pages in memory, last measured") \
+	X(vmas, "VMAs of the process, last counted") \
+	X(mem_limit_pages, "the simulated RAM size in pages (0: none)") \
+	X(reclaim_windows, "windows the reclaim clock has scanned") \
+	X(reclaim_revolutions, "whole turns of the reclaim clock") \
+	X(shrinker_pages, "pages the shrinker wrote back from the pool")
+
+struct zs_shim_stats {
+#define ZS_SHIM_FIELD(name, doc) uint64_t name;
+	ZS_STATS_SHIM(ZS_SHIM_FIELD)
+#undef ZS_SHIM_FIELD
+};
 
 struct zs_stats {
 #define ZS_STAT_FIELD(name, doc) uint64_t name;

@@ -15,6 +15,10 @@
  * slot and the pool object is freed.  A load in between copies the bytes from
  * the buffer; an entry dropped in between is ZS_ORPHAN and freed here.  A
  * failed write leaves the entry in the pool as it was.
+ *
+ * The trace (ZSWAPSIM_TRACE) gets each page written back, and each shrink
+ * a caller asks for (the shim's shrinker) as the number of pages it wanted
+ * freed, so that a replay asks its own pool for as many.
  */
 #include "config.h"
 
@@ -34,7 +38,7 @@ static int writeback_begin(struct zs_engine *e, struct zs_entry *ent, unsigned c
 		ent->wbbuf = ent->raw;
 	} else {
 		const unsigned char *obj = zpool_map(e->pool, ent->handle);
-		int n = e->comp->decompress(obj + ZS_OBJ_HDR, ent->length, buf, ZS_PAGE_SIZE);
+		int n = zs_decompress(e->dpool, obj + ZS_OBJ_HDR, ent->length, buf, ZS_PAGE_SIZE);
 
 		zpool_unmap(e->pool, ent->handle);
 		if (n != (int)ZS_PAGE_SIZE) {
@@ -82,6 +86,7 @@ static int writeback_finish(struct zs_engine *e, struct zs_entry *ent, uint64_t 
 		ent->slot = slot;
 		engine_account(e, ent, +1);
 		STAT_INC(e, written_back_pages);
+		zs_trace_writeback(e->trace, ent->key); /* a leaf lock */
 	} else {
 		if (ent->kind == ZS_RAW)
 			zs_list_add(&ent->raw_lru, e->raw_lru.prev); /* still the oldest */
@@ -184,7 +189,7 @@ static int writeback_one(struct zs_engine *e)
 	return ret;
 }
 
-int zs_engine_shrink(struct zs_engine *e, uint64_t target)
+static int shrink_to(struct zs_engine *e, uint64_t target)
 {
 	while (zs_engine_pool_bytes(e) > target) {
 		int ret = writeback_one(e);
@@ -193,6 +198,17 @@ int zs_engine_shrink(struct zs_engine *e, uint64_t target)
 			return zs_engine_pool_bytes(e) <= target ? 0 : ret;
 	}
 	return 0;
+}
+
+/* A caller's shrink (the shim's shrinker) is an event of the trace: the
+ * pages it asked to free, which a replay asks of its own pool. */
+int zs_engine_shrink(struct zs_engine *e, uint64_t target)
+{
+	uint64_t pages = engine_pool_pages(e);
+
+	if (pages > target / ZS_PAGE_SIZE)
+		zs_trace_shrink(e->trace, pages - target / ZS_PAGE_SIZE);
+	return shrink_to(e, target);
 }
 
 /* Store-time limit check, as zswap since 5.6: over the limit, shrink until
@@ -206,7 +222,7 @@ int engine_make_room(struct zs_engine *e)
 	if (!__atomic_load_n(&e->reached_full, __ATOMIC_RELAXED))
 		return 0;
 	if (engine_pool_pages(e) >= e->accept_pages &&
-	    zs_engine_shrink(e, e->accept_pages ? (e->accept_pages - 1) * ZS_PAGE_SIZE : 0)) {
+	    shrink_to(e, e->accept_pages ? (e->accept_pages - 1) * ZS_PAGE_SIZE : 0)) {
 		STAT_INC(e, reject_reclaim_fail);
 		return -ENOMEM;
 	}

@@ -9,11 +9,15 @@
 #include <string.h>
 
 #include "common.h"
+#include "z3fold.h"
 #include "zbud.h"
 #include "zpool.h"
+#include "zsmalloc.h"
 
 static const struct zpool_driver *const drivers[] = {
 	&zbud_zpool_driver,
+	&z3fold_zpool_driver,
+	&zsmalloc_zpool_driver,
 };
 
 const struct zpool_driver *zpool_find(const char *name)

@@ -54,7 +54,7 @@ struct zpool {
 
 /* The allocator named `name` ("zbud"), or NULL. */
 const struct zpool_driver *zpool_find(const char *name);
-/* The names of every allocator, for messages: "zbud". */
+/* The names of every allocator, for messages: "zbud, z3fold, zsmalloc". */
 const char *zpool_names(void);
 
 /* 0, -EINVAL for an unknown name, -ENOMEM. */

@@ -99,6 +99,52 @@ static void test_parse_size(void)
 	}
 }
 
+struct duration_case {
+	const char *text;
+	int ret;
+	uint64_t ms;
+};
+
+static const struct duration_case duration_cases[] = {
+	{ "0", 0, 0 },
+	{ "250", 0, 250 },
+	{ "250ms", 0, 250 },
+	{ "2s", 0, 2000 },
+	{ "2S", 0, 2000 },
+	{ "5min", 0, 300000 },
+	{ "1h", 0, 3600000 },
+	{ "0s", 0, 0 },
+	{ "1.5s", -EINVAL, 0 },
+	{ "s", -EINVAL, 0 },
+	{ "", -EINVAL, 0 },
+	{ "10 s", -EINVAL, 0 },
+	{ "-1", -EINVAL, 0 },
+	{ "1d", -EINVAL, 0 },
+	{ "1m", -EINVAL, 0 },
+	{ "1mss", -EINVAL, 0 },
+	{ "99999999999999999999", -ERANGE, 0 },
+	{ "18446744073709551615s", -ERANGE, 0 },
+};
+
+static void test_parse_duration(void)
+{
+	size_t i;
+
+	for (i = 0; i < ZS_ARRAY_SIZE(duration_cases); i++) {
+		const struct duration_case *c = &duration_cases[i];
+		uint64_t v = 12345;
+		int ret = zs_parse_duration(c->text, &v);
+
+		if (c->ret == 0)
+			ok(ret == 0 && v == c->ms, "zs_parse_duration(\"%s\") = %llu ms (got %d, %llu)",
+			   c->text, (unsigned long long)c->ms, ret, (unsigned long long)v);
+		else
+			ok(ret == c->ret && v == 12345,
+			   "zs_parse_duration(\"%s\") = %d, value untouched (got %d)", c->text,
+			   c->ret, ret);
+	}
+}
+
 static const struct zs_option *find(const char *name)
 {
 	const struct zs_option *opt = zs_option_find(name);
@@ -190,6 +236,36 @@ static void test_numbers(void)
 	   o.max_pool_size == 64ULL << 10, "max_pool_size 64KiB accepted");
 }
 
+static int parse(struct zs_options *o, const char *name, const char *value, char *err,
+		 size_t len);
+
+/* The series' settings: a duration kind, a format name, a path. */
+static void test_series_options(void)
+{
+	struct zs_options o;
+	char err[256];
+
+	zs_options_defaults(&o);
+	ok(o.stats_interval == 0 && !strcmp(o.stats_format, "csv") && !o.stats_series[0],
+	   "no series by default; csv; the default path");
+	ok(parse(&o, "stats_interval", "500ms", err, sizeof(err)) == 0 && o.stats_interval == 500,
+	   "stats_interval 500ms accepted");
+	ok(parse(&o, "stats_interval", "1h", err, sizeof(err)) == 0 && o.stats_interval == 3600000,
+	   "stats_interval 1h accepted");
+	is(parse(&o, "stats_interval", "2h", err, sizeof(err)), -EINVAL, "stats_interval 2h refused");
+	ok(o.stats_interval == 0 && strstr(err, "ZSWAPSIM_TEST=2h") &&
+	   strstr(err, "a duration from 0 to 1h") && strstr(err, "ms, s, min or h"),
+	   "the message names the value, the range and the units: %s", err);
+	is(parse(&o, "stats_interval", "fast", err, sizeof(err)), -EINVAL,
+	   "stats_interval fast refused");
+	ok(parse(&o, "stats_format", "jsonl", err, sizeof(err)) == 0 &&
+	   !strcmp(o.stats_format, "jsonl"), "stats_format jsonl accepted");
+	is(parse(&o, "stats_format", "json", err, sizeof(err)), -EINVAL, "stats_format json refused");
+	ok(strstr(err, "one of: csv, jsonl") != NULL, "the message lists the formats: %s", err);
+	ok(parse(&o, "stats_series", "/tmp/s-%p.csv", err, sizeof(err)) == 0 &&
+	   !strcmp(o.stats_series, "/tmp/s-%p.csv"), "stats_series takes a path with %%p");
+}
+
 static void test_names(void)
 {
 	struct zs_options o;
@@ -197,9 +273,9 @@ static void test_names(void)
 
 	ok(parse(&o, "compressor", "lz4hc", err, sizeof(err)) == 0 &&
 	   strcmp(o.compressor, "lz4hc") == 0, "compressor lz4hc accepted");
-	is(parse(&o, "compressor", "zstd", err, sizeof(err)), -EINVAL, "compressor zstd refused");
+	is(parse(&o, "compressor", "842", err, sizeof(err)), -EINVAL, "compressor 842 refused");
 	ok(strcmp(o.compressor, "lz4") == 0, "and the compressor stays lz4");
-	ok(strstr(err, "ZSWAPSIM_TEST") && strstr(err, "zstd") && strstr(err, "lz4"),
+	ok(strstr(err, "ZSWAPSIM_TEST") && strstr(err, "842") && strstr(err, "lz4"),
 	   "the message names the variable, the value and lists lz4: %s", err);
 	is(parse(&o, "compressor", "LZ4", err, sizeof(err)), -EINVAL, "compressor LZ4 refused");
 	is(parse(&o, "compressor", "lz", err, sizeof(err)), -EINVAL, "compressor lz refused");
@@ -208,8 +284,10 @@ static void test_names(void)
 	ok(zs_compressor_find(o.compressor) != NULL, "the compressor setting names a compressor "
 	   "(\"%s\")", o.compressor);
 	ok(parse(&o, "zpool", "zbud", err, sizeof(err)) == 0, "zpool zbud accepted");
-	is(parse(&o, "zpool", "zsmalloc", err, sizeof(err)), -EINVAL, "zpool zsmalloc refused");
-	ok(strstr(err, "zbud") != NULL, "the message lists zbud: %s", err);
+	ok(parse(&o, "zpool", "z3fold", err, sizeof(err)) == 0, "zpool z3fold accepted");
+	ok(parse(&o, "zpool", "zsmalloc", err, sizeof(err)) == 0, "zpool zsmalloc accepted");
+	is(parse(&o, "zpool", "zbuddy", err, sizeof(err)), -EINVAL, "zpool zbuddy refused");
+	ok(strstr(err, "zbud, z3fold, zsmalloc") != NULL, "the message lists every zpool: %s", err);
 
 	memset(path, 'p', ZS_PATH_MAX - 1);
 	path[ZS_PATH_MAX - 1] = '\0';
@@ -395,6 +473,8 @@ int main(void)
 {
 	test_defaults();
 	test_parse_size();
+	test_parse_duration();
+	test_series_options();
 	test_every_default();
 	test_bools();
 	test_numbers();
