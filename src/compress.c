@@ -584,23 +584,32 @@ void zs_dpool_after_fork_child(struct zs_dpool *p)
 		__atomic_store_n(&p->busy[i], 0, __ATOMIC_RELAXED);
 }
 
-/* Async-signal-safe. */
+/* Async-signal-safe.  A workspace is held only while the compressor
+ * writes a page on our stack: the caller's page may fault (its handler
+ * then loads too and needs a workspace of its own), so it is written only
+ * once the workspace is free again.  A holder never waits for anything,
+ * so a caller that finds all of them busy waits a bounded time. */
 int zs_decompress(struct zs_dpool *p, const void *src, size_t src_len, void *dst,
 		  size_t dst_cap)
 {
+	unsigned char page[ZS_PAGE_SIZE];
 	unsigned int i;
 	int ret;
 
 	if (!p->stride)
 		return p->comp->decompress(NULL, src, src_len, dst, dst_cap);
+	if (dst_cap > sizeof(page))
+		dst_cap = sizeof(page);
 	for (;;) {
 		for (i = 0; i < p->n; i++) {
 			if (__atomic_load_n(&p->busy[i], __ATOMIC_RELAXED) ||
 			    __atomic_exchange_n(&p->busy[i], 1, __ATOMIC_ACQUIRE))
 				continue;
-			ret = p->comp->decompress(p->mem + i * p->stride, src, src_len, dst,
+			ret = p->comp->decompress(p->mem + i * p->stride, src, src_len, page,
 						  dst_cap);
 			__atomic_store_n(&p->busy[i], 0, __ATOMIC_RELEASE);
+			if (ret > 0)
+				memcpy(dst, page, (size_t)ret);
 			return ret;
 		}
 		sched_yield();

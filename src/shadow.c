@@ -478,6 +478,8 @@ static unsigned int comp_list(struct zs_shadow *s, const struct zs_compressor *l
 	const char *names = zs_compressor_names(), *p = names;
 	unsigned int n = 0;
 
+	s->live = MAX_COMPRESSORS; /* none, until found (replay's is in no table) */
+
 	while (*p && n < MAX_COMPRESSORS) {
 		size_t len = strcspn(p, ", ");
 		char name[32];

@@ -398,7 +398,8 @@ static void header_encode(unsigned char *h, const struct zs_options *opt)
 
 /* Open t->path for us alone: the descriptor, or -errno.  A file another
  * recorder holds (flock) is left to it: we take path.PID, created by the
- * first write (so a program that records nothing leaves no file): -1. */
+ * first write (so a program that records nothing leaves no file):
+ * -EWOULDBLOCK. */
 static int open_locked(struct zs_trace *t, const char *path)
 {
 	int fd, err;
@@ -410,7 +411,7 @@ static int open_locked(struct zs_trace *t, const char *path)
 	if (flock(fd, LOCK_EX | LOCK_NB) && errno == EWOULDBLOCK) {
 		close(fd);
 		snprintf(t->path, sizeof(t->path), "%s.%ld", path, (long)getpid());
-		return -1;
+		return -EWOULDBLOCK;
 	}
 	if (ftruncate(fd, 0) && errno != EINVAL) { /* EINVAL: not a regular file */
 		err = errno;
@@ -430,7 +431,9 @@ int zs_trace_open(const char *path, const struct zs_options *opt, struct zs_trac
 	pthread_mutex_init(&t->lock.mutex, NULL);
 	header_encode(t->header, opt);
 	t->fd = open_locked(t, path);
-	ret = t->fd < -1 ? t->fd : 0;
+	ret = t->fd < 0 && t->fd != -EWOULDBLOCK ? t->fd : 0;
+	if (t->fd == -EWOULDBLOCK)
+		t->fd = -1; /* path.PID, at the first write */
 	if (t->fd >= 0 && (ret = zs_write_all(t->fd, t->header, sizeof(t->header))))
 		close(t->fd);
 	if (ret) {
