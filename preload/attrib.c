@@ -239,12 +239,15 @@ static size_t top_sites(const uint32_t *frozen, unsigned int *top, size_t n)
 }
 
 /* After the "name value" lines: the top stacks, then the top sites.
- * Async-signal-safe (no malloc, no lock); about 12 KiB of stack. */
+ * Async-signal-safe (no malloc, no lock).  Its buffers are static, not on
+ * the stack: a handler may run on a small signal stack of the program's
+ * own.  The caller holds the dump's turn (stats.c), so one dump at a time
+ * uses them. */
 void shim_attrib_dump(int fd)
 {
-	uint32_t frozen[ZS_SITE_SLOTS];
+	static uint32_t frozen[ZS_SITE_SLOTS];
+	static char line[ZS_STACK_DEPTH * (ZS_SYM_MAX + 1) + 64];
 	unsigned int top[TOP_STACKS > TOP_SITES ? TOP_STACKS : TOP_SITES];
-	char line[ZS_STACK_DEPTH * (ZS_SYM_MAX + 1) + 64];
 	size_t i, n, len;
 
 	if (fd < 0 || !shim_site_map)

@@ -59,8 +59,9 @@ static extent_hooks_t *default_hooks;
 static size_t huge_threshold;       /* 0: no huge arena, the intended case */
 static size_t mib_tcache[4], mib_tcache_len = 4;
 static size_t mib_arena[4], mib_arena_len = 4;
-/* [start, +len): the C library's code, jemalloc's, the dynamic linker's */
+/* [start, +len): the C library's code, jemalloc's, the dynamic linker's, libunwind's */
 static uintptr_t libc_text, libc_text_len, je_text, je_text_len, ld_text, ld_text_len;
+static uintptr_t unw_text, unw_text_len;
 static int libc_flags;                     /* the unmanaged arena, no cache */
 static SHIM_TLS int tcache_on;
 static SHIM_TLS unsigned int arena_plus_one;
@@ -256,7 +257,7 @@ static int text_of(void *sym, uintptr_t *start, uintptr_t *len)
 bool shim_caller_is_runtime(uintptr_t ra)
 {
 	return ra - libc_text < libc_text_len || ra - je_text < je_text_len ||
-	       ra - ld_text < ld_text_len;
+	       ra - ld_text < ld_text_len || ra - unw_text < unw_text_len;
 }
 
 /* The C library's, jemalloc's and the dynamic linker's code ranges, and
@@ -278,6 +279,10 @@ static int libc_arena(void)
 		ld_text = ld.start;
 		ld_text_len = ld.len;
 	}
+	/* libunwind's too: its per-thread cache, mapped at a thread's first
+	 * unwind, inside the fault handler, must be plain memory (the mapping
+	 * of managed memory takes a lock, and managed memory may be frozen). */
+	text_of(dlsym(RTLD_DEFAULT, "unw_backtrace"), &unw_text, &unw_text_len);
 	if (mallctl("arenas.create", &ind, &len, NULL, 0))
 		return -1;
 	libc_flags = MALLOCX_ARENA(ind) | MALLOCX_TCACHE_NONE;

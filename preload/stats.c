@@ -34,6 +34,7 @@
 #include "config.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +47,7 @@
 #include "shim.h"
 
 #define QUERY_PATH_MAX (ZS_PATH_MAX + 64)
-#define DUMP_MAX 8192 /* on the signal stack (64 KiB) */
+#define DUMP_MAX 8192
 
 static struct {
 	int fd;                        /* the series; -1: none, or stopped */
@@ -95,39 +96,63 @@ static size_t dump_text(char *buf, size_t len)
 	return n;
 }
 
+/* The dump's buffer is static, not on the stack: a handler may run on a
+ * small signal stack the program set up (Python's faulthandler gives
+ * 12 KiB).  One dump at a time has it: another thread's dump waits its
+ * turn a bounded time; a dump that interrupts one on its own thread (at
+ * exit) cannot have it and is skipped.  Async-signal-safe. */
+static char dump_buf[DUMP_MAX];
+static int dump_busy;
+
+static bool dump_take(void)
+{
+	int tries;
+
+	for (tries = 0; tries < 10000; tries++) {
+		if (!__atomic_exchange_n(&dump_busy, 1, __ATOMIC_ACQUIRE))
+			return true;
+		sched_yield();
+	}
+	return false;
+}
+
+static void dump_give(void)
+{
+	__atomic_store_n(&dump_busy, 0, __ATOMIC_RELEASE);
+}
+
 /* A dump to fd.  No malloc, no stdio: safe in a signal handler. */
 void shim_dump_stats(int fd)
 {
-	char buf[DUMP_MAX];
-
-	if (fd < 0 || __atomic_load_n(&shim.state, __ATOMIC_ACQUIRE) != SHIM_ON)
+	if (fd < 0 || __atomic_load_n(&shim.state, __ATOMIC_ACQUIRE) != SHIM_ON || !dump_take())
 		return;
-	zs_write_all(fd, buf, dump_text(buf, sizeof(buf)));
+	zs_write_all(fd, dump_buf, dump_text(dump_buf, sizeof(dump_buf)));
 	shim_attrib_dump(fd); /* thaw_stack and alloc_site lines, if on */
+	dump_give();
 }
 
 /* Write a dump for `zswapsim stats`.  Async-signal-safe (the handler of
  * the statistics signal). */
 void shim_stats_answer(void)
 {
-	char buf[DUMP_MAX];
 	size_t n;
 	int fd, ret;
 
 	if (__atomic_load_n(&shim.state, __ATOMIC_ACQUIRE) != SHIM_ON || !series.query_tmp[0] ||
-	    zs_query_dir_ready(series.query_dir))
+	    zs_query_dir_ready(series.query_dir) || !dump_take())
 		return;
-	n = dump_text(buf, sizeof(buf));
+	n = dump_text(dump_buf, sizeof(dump_buf));
 	unlink(series.query_tmp); /* left by an answer cut short */
 	fd = open(series.query_tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return;
-	ret = zs_write_all(fd, buf, n);
-	if (!ret)
-		shim_attrib_dump(fd);
-	close(fd);
-	if (ret || rename(series.query_tmp, series.query_path))
-		unlink(series.query_tmp);
+	if (fd >= 0) {
+		ret = zs_write_all(fd, dump_buf, n);
+		if (!ret)
+			shim_attrib_dump(fd);
+		close(fd);
+		if (ret || rename(series.query_tmp, series.query_path))
+			unlink(series.query_tmp);
+	}
+	dump_give();
 }
 
 static void query_paths(void)
@@ -236,8 +261,21 @@ static bool same_file(int a, int b)
 	       sa.st_ino == sb.st_ino;
 }
 
-/* Open the series and start its thread.  A bad path stops the program; a
- * series another process holds is left to it. */
+/* One line on standard error: the program runs on without a series. */
+static void series_skip(const char *why)
+{
+	char msg[ZS_PATH_MAX + 300];
+	int n = snprintf(msg, sizeof(msg), "zswapsim: ZSWAPSIM_STATS_SERIES=%s: %s; no series for "
+			 "process %d\n", series.path, why, (int)getpid());
+
+	zs_write_all(2, msg, n > 0 && (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1);
+}
+
+/* Open the series and start its thread.  A path this process cannot use
+ * (a program the first one runs, in another directory, inherits the
+ * variable) costs its series, not its life; a series another process
+ * holds is left to it.  Only a regular file of ours is written (no FIFO
+ * to block on, no other user's file). */
 static void series_start(void)
 {
 	struct stat st;
@@ -247,24 +285,29 @@ static void series_start(void)
 	zs_series_format_find(shim.opt.stats_format, &series.fmt);
 	if (series_path())
 		shim_die("ZSWAPSIM_STATS_SERIES=%s: path too long", shim.opt.stats_series);
-	fd = open(series.path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		shim_die("ZSWAPSIM_STATS_SERIES=%s: %s", series.path, strerror(errno));
+	fd = open(series.path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		series_skip(strerror(errno));
+		return;
+	}
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+		series_skip("not a regular file of this user");
+		close(fd);
+		return;
+	}
 	if (flock(fd, LOCK_EX | LOCK_NB)) {
-		char msg[ZS_PATH_MAX + 200];
-		int n = snprintf(msg, sizeof(msg), "zswapsim: ZSWAPSIM_STATS_SERIES=%s: written by "
-				 "another process; none for process %d (put %%p in the path)\n",
-				 series.path, (int)getpid());
-
-		zs_write_all(2, msg, n > 0 && (size_t)n < sizeof(msg) ? (size_t)n : 0);
+		series_skip("written by another process (put %p in the path)");
 		close(fd);
 		return;
 	}
 	if (*shim.opt.stats_file && same_file(fd, shim.stats_fd))
 		shim_die("ZSWAPSIM_STATS_SERIES=%s is the ZSWAPSIM_STATS_FILE too: the series needs "
 			 "a file of its own", series.path);
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && ftruncate(fd, 0))
-		shim_die("ZSWAPSIM_STATS_SERIES=%s: %s", series.path, strerror(errno));
+	if (ftruncate(fd, 0)) {
+		series_skip(strerror(errno));
+		close(fd);
+		return;
+	}
 	series.fd = fd;
 	if (!series_row(true))
 		return;
