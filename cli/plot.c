@@ -24,6 +24,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <float.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -256,45 +257,129 @@ static void fault_rate(struct series *s)
 #define PLOT_W (W - LEFT - RIGHT)
 #define H (TOP + 3 * PANEL_H + 2 * GAP + 70)
 
+/*
+ * An axis: ticks at lo + i * step for i < ticks (a bounded integer index,
+ * never a running sum), the last one at hi (or below it near DBL_MAX).
+ * Equal, huge, tiny or negative ends all give a bounded axis: when no step
+ * of 1, 2 or 5 times a power of ten moves lo or hi (1e20 + 1 == 1e20), or
+ * the span is not positive, it is one tick at lo, drawn in the middle.
+ * MAX_TICKS bounds the output.
+ */
+#define MAX_TICKS 10
+
 struct axis {
-	double lo, hi, step;
+	double lo, hi, step;    /* hi: the last tick, or past it near DBL_MAX */
+	int ticks;              /* 1 to MAX_TICKS + 1; 1: step 0, hi == lo */
 };
 
-/* Ticks for [0 or lo, hi]: a step of 1, 2 or 5 times a power of ten, about
- * five of them; hi rounded up to a whole step. */
+/* v as a finite number: NaN is 0, an infinity the largest double. */
+static double clamp_finite(double v)
+{
+	return v != v ? 0 : v > DBL_MAX ? DBL_MAX : v < -DBL_MAX ? -DBL_MAX : v;
+}
+
+/* The power of ten at or below x > 0, as its exponent (and *mag, its
+ * value), in bounded steps; 0 (and 1) for x that is not positive. */
+static int decade(double x, double *mag)
+{
+	double m = 1;
+	int e = 0;
+
+	while (x > 0 && e < DBL_MAX_10_EXP && m * 10 <= x) {
+		m *= 10;
+		e++;
+	}
+	while (x > 0 && e > DBL_MIN_10_EXP - DBL_DIG && m > x) {
+		m /= 10;
+		e--;
+	}
+	if (mag)
+		*mag = m;
+	return e;
+}
+
+/* lo + i * step, without overflow in i * step when the sum is finite. */
+static double step_at(double lo, double step, int i)
+{
+	double v = lo + (double)i * step;
+
+	return __builtin_isfinite(v) ? v : (lo / 2 + (double)i * (step / 2)) * 2;
+}
+
+/* Ticks for [lo, hi]: a step of 1, 2 or 5 times a power of ten, about five
+ * of them; hi rounded up to a whole step when that stays finite. */
 static struct axis nice_axis(double lo, double hi)
 {
-	struct axis a = { lo, hi, 1 };
-	double raw, mag = 1;
-	long k;
+	struct axis a;
+	double raw, mag, q;
+	int k;
 
-	if (hi <= lo)
-		a.hi = lo + 1;
-	raw = (a.hi - a.lo) / 5;
-	while (mag * 10 <= raw)
-		mag *= 10;
-	while (mag > raw)
-		mag /= 10;
-	a.step = raw / mag < 1.5 ? mag : raw / mag < 3 ? 2 * mag : raw / mag < 7 ? 5 * mag
-										   : 10 * mag;
-	k = (long)((a.hi - a.lo) / a.step);
-	if (a.lo + (double)k * a.step < a.hi - a.step * 1e-9)
+	lo = clamp_finite(lo);
+	hi = clamp_finite(hi);
+	a = (struct axis){ lo, lo, 0, 1 };
+	if (!(hi > lo))
+		hi = lo + 1; /* may still equal lo: then one tick */
+	raw = hi / 5 - lo / 5; /* the span / 5, without overflow */
+	if (!(raw > 0))
+		return a;
+	decade(raw, &mag);
+	q = raw / mag;
+	a.step = q < 1.5 ? mag : q < 3 ? 2 * mag : q < 7 ? 5 * mag : 10 * mag;
+	if (!(a.step > 0) || !__builtin_isfinite(a.step) || lo + a.step == lo ||
+	    hi + a.step == hi) {
+		a.step = 0;
+		return a;
+	}
+	q = raw / a.step * 5; /* intervals: about 2.5 to 7.5 */
+	k = q > MAX_TICKS ? MAX_TICKS : (int)q;
+	if (k < q - 1e-9 && k < MAX_TICKS)
 		k++;
-	a.hi = a.lo + (double)k * a.step;
+	if (k < 1)
+		k = 1;
+	a.hi = step_at(lo, a.step, k);
+	if (!__builtin_isfinite(a.hi)) { /* near DBL_MAX: ends at hi, ticks below it */
+		while (k > 1 && !(step_at(lo, a.step, k) <= hi))
+			k--;
+		a.hi = hi;
+	}
+	a.ticks = k + 1;
 	return a;
 }
 
-/* A tick value with as many decimals as the step needs. */
-static void tick_text(double v, double step, char *buf, size_t len)
+/* Tick i's value. */
+static double tick_value(const struct axis *a, int i)
 {
-	int dec = 0;
-	double s = step;
+	double v = step_at(a->lo, a->step, i);
 
-	while (s < 0.999999 && dec < 6) {
-		s *= 10;
-		dec++;
+	return v < a->step * 1e-6 && v > -a->step * 1e-6 ? 0 : v; /* no "-0.0" */
+}
+
+/* Where v falls on the axis, 0 to 1 (the middle for a one-tick axis). */
+static double axis_pos(const struct axis *a, double v)
+{
+	double f;
+
+	if (a->ticks < 2 || !(a->hi > a->lo))
+		return 0.5;
+	f = (clamp_finite(v) / 2 - a->lo / 2) / (a->hi / 2 - a->lo / 2);
+	return f != f ? 0.5 : f < 0 ? 0 : f > 1 ? 1 : f;
+}
+
+/* A tick value with as many decimals as the step needs; huge or tiny ones
+ * with as many significant digits as tell ticks apart. */
+static void tick_text(double v, const struct axis *a, char *buf, size_t len)
+{
+	double big = a->hi > -a->lo ? a->hi : -a->lo;
+	int es = decade(a->step, NULL), digits;
+
+	if (a->ticks < 2) {
+		snprintf(buf, len, "%.6g", v);
+	} else if (es >= -6 && big < 1e15) {
+		snprintf(buf, len, "%.*f", es < 0 ? -es : 0, v);
+	} else {
+		digits = decade(big, NULL) - es + 1;
+		snprintf(buf, len, "%.*g", digits < 1 ? 1 : digits > 17 ? 17 : digits, v);
 	}
-	snprintf(buf, len, "%.*f", dec, v);
 }
 
 static void xml_text(FILE *out, const char *s)
@@ -330,21 +415,21 @@ struct panel {
 static void draw_ticks(FILE *out, const struct axis *x, const struct axis *y, int top)
 {
 	char num[32];
-	double v;
+	int i;
 
-	for (v = y->lo; v <= y->hi + y->step * 1e-9; v += y->step) {
-		double py = top + PANEL_H - (v - y->lo) / (y->hi - y->lo) * PANEL_H;
+	for (i = 0; i < y->ticks; i++) {
+		double v = tick_value(y, i), py = top + PANEL_H - axis_pos(y, v) * PANEL_H;
 
-		tick_text(v, y->step, num, sizeof(num));
+		tick_text(v, y, num, sizeof(num));
 		fprintf(out, "<line class=\"grid\" x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\"/>\n",
 			LEFT, py, LEFT + PLOT_W, py);
 		fprintf(out, "<text class=\"tick y\" x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%s</text>\n",
 			LEFT - 6, py + 4, num);
 	}
-	for (v = x->lo; v <= x->hi + x->step * 1e-9; v += x->step) {
-		double px = LEFT + (v - x->lo) / (x->hi - x->lo) * PLOT_W;
+	for (i = 0; i < x->ticks; i++) {
+		double v = tick_value(x, i), px = LEFT + axis_pos(x, v) * PLOT_W;
 
-		tick_text(v, x->step, num, sizeof(num));
+		tick_text(v, x, num, sizeof(num));
 		fprintf(out, "<text class=\"tick x\" x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s"
 			"</text>\n", px, top + PANEL_H + 16, num);
 	}
@@ -361,8 +446,8 @@ static void draw_line(FILE *out, const struct series *s, const struct line *l,
 	for (i = 0; i < l->n; i++) {
 		double t = s->v[C_TIME][l->first + i], v = l->y[i] / l->scale;
 
-		px = LEFT + (t - x->lo) / (x->hi - x->lo) * PLOT_W;
-		py = top + PANEL_H - (v - y->lo) / (y->hi - y->lo) * PANEL_H;
+		px = LEFT + axis_pos(x, t) * PLOT_W;
+		py = top + PANEL_H - axis_pos(y, v) * PANEL_H;
 		fprintf(out, "%s%.1f,%.1f", i ? " " : "", px, py);
 	}
 	fprintf(out, "\"/>\n");
@@ -379,17 +464,20 @@ static void draw_panel(FILE *out, const struct series *s, const struct panel *p,
 		       const struct axis *x, int top)
 {
 	struct axis y;
-	double max = 0;
+	double min = 0, max = 0;
 	size_t i;
 	int k;
 
 	for (k = 0; k < p->nlines; k++)
-		for (i = 0; i < p->lines[k].n; i++)
-			if (p->lines[k].y[i] / p->lines[k].scale > max)
-				max = p->lines[k].y[i] / p->lines[k].scale;
-	y = nice_axis(0, max);
-	if (p->whole && y.step < 1)
-		y = nice_axis(0, max > 5 ? max : 5);
+		for (i = 0; i < p->lines[k].n; i++) {
+			double v = clamp_finite(p->lines[k].y[i] / p->lines[k].scale);
+
+			min = v < min ? v : min;
+			max = v > max ? v : max;
+		}
+	y = nice_axis(min, max);
+	if (p->whole && y.ticks > 1 && y.step < 1)
+		y = nice_axis(min, max > min + 5 ? max : min + 5);
 	fprintf(out, "<g class=\"panel\" id=\"%s\">\n", p->id);
 	fprintf(out, "<text class=\"panel-title\" x=\"%d\" y=\"%d\">%s</text>\n", LEFT, top - 8,
 		p->title);

@@ -274,8 +274,8 @@ static void series_skip(const char *why)
 /* Open the series and start its thread.  A path this process cannot use
  * (a program the first one runs, in another directory, inherits the
  * variable) costs its series, not its life; a series another process
- * holds is left to it.  Only a regular file of ours is written (no FIFO
- * to block on, no other user's file). */
+ * holds is left to it.  Only a regular file of ours or a device is
+ * written (no FIFO to block on, no other user's file). */
 static void series_start(void)
 {
 	struct stat st;
@@ -290,8 +290,9 @@ static void series_start(void)
 		series_skip(strerror(errno));
 		return;
 	}
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
-		series_skip("not a regular file of this user");
+	if (fstat(fd, &st) || !(S_ISCHR(st.st_mode) ||
+				 (S_ISREG(st.st_mode) && st.st_uid == geteuid()))) {
+		series_skip("neither a regular file of this user nor a device");
 		close(fd);
 		return;
 	}
@@ -303,7 +304,7 @@ static void series_start(void)
 	if (*shim.opt.stats_file && same_file(fd, shim.stats_fd))
 		shim_die("ZSWAPSIM_STATS_SERIES=%s is the ZSWAPSIM_STATS_FILE too: the series needs "
 			 "a file of its own", series.path);
-	if (ftruncate(fd, 0)) {
+	if (S_ISREG(st.st_mode) && ftruncate(fd, 0)) {
 		series_skip(strerror(errno));
 		close(fd);
 		return;
