@@ -180,7 +180,8 @@ static void print_shadow(struct zs_engine *e)
 	fputs(buf, stdout);
 }
 
-static void summary(const struct zs_stats *s, uint64_t n, const struct tally *t)
+static void summary(const struct zs_stats *s, const char *zpool, uint64_t n,
+		    const struct tally *t)
 {
 	double mib = 1024.0 * 1024.0, held = (double)s->pool_total_size;
 
@@ -188,9 +189,9 @@ static void summary(const struct zs_stats *s, uint64_t n, const struct tally *t)
 	printf("  pages stored      %llu of %llu (%llu refused, kept by the caller)\n",
 	       (unsigned long long)t->stored, (unsigned long long)n, (unsigned long long)t->refused);
 	printf("  after the stores  %.1f MiB of data: %.1f MiB compressed in a pool of %.1f MiB "
-	       "(zbud density %.2f), %.1f MiB in the swap file, %llu same-filled pages as one "
+	       "(%s density %.2f), %.1f MiB in the swap file, %llu same-filled pages as one "
 	       "word\n", (double)n * ZS_PAGE_SIZE / mib, (double)s->compressed_bytes / mib,
-	       held / mib, held > 0 ? (double)s->compressed_bytes / held : 0.0,
+	       held / mib, zpool, held > 0 ? (double)s->compressed_bytes / held : 0.0,
 	       (double)s->swap_pages * ZS_PAGE_SIZE / mib, (unsigned long long)s->same_filled_pages);
 	printf("  store             %.2f us/page\n", t->store_s * 1e6 / (double)n);
 	printf("  load              %.2f us/page (random order, pool and swap file)\n",
@@ -234,7 +235,7 @@ int cmd_demo(int argc, char **argv)
 	       (unsigned long long)after_load.loads, (unsigned long long)after_load.loads_from_swap,
 	       (unsigned long long)after_load.stored_pages,
 	       (unsigned long long)after_load.pool_total_size);
-	summary(&after_store, n, &t);
+	summary(&after_store, zs_engine_options(e)->zpool, n, &t);
 	zs_engine_destroy(e);
 	return t.bad || t.verified != t.stored ? 1 : 0;
 }
