@@ -697,7 +697,9 @@ void zs_engine_after_fork_parent(struct zs_engine *e)
  * writing back has nobody to finish it.  A writeback frees the pool copy
  * only once the slot is written, so the entry still has it: it goes back to
  * the pool as it was (its wbbuf was on that thread's stack, which glibc may
- * give to the child's next thread). */
+ * give to the child's next thread).  Each entry also goes back into the
+ * pool models, emptied first: a thread of the parent may have been
+ * changing one, or indexing an entry it had not yet placed in them. */
 static int settle_in_flight(struct zs_entry *ent, void *arg)
 {
 	struct zs_engine *e = arg;
@@ -707,6 +709,10 @@ static int settle_in_flight(struct zs_entry *ent, void *arg)
 	if (ent->flags & ZS_WRITEBACK)
 		ent->wbbuf = NULL;
 	ent->flags &= (uint8_t)~(ZS_WRITEBACK | ZS_LOADING);
+	if (ent->kind == ZS_POOL)
+		zs_shadow_add(e->shadow, ZS_OBJ_HDR + ent->length, ent->shadow);
+	else if (ent->kind == ZS_RAW)
+		zs_shadow_raw(e->shadow, +1);
 	return 0;
 }
 
@@ -722,6 +728,7 @@ void zs_engine_after_fork_child(struct zs_engine *e)
 	zs_swapfile_after_fork_child(e->swap);
 	zs_dpool_after_fork_child(e->dpool);
 	zs_trace_after_fork_child(e->trace);
+	zs_shadow_reset(e->shadow);
 	zs_index_walk(e->index, settle_in_flight, e);
 }
 

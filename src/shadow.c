@@ -18,9 +18,10 @@
  * LAST, MIDDLE), or to a new page's first slot; the page is then filed again
  * at the head of its list.  Freeing the last object frees the page.  That is
  * zbud's policy exactly (zbud.c), so the zbud model holds the live zbud's page
- * count whenever no page was reclaimed; for z3fold it assumes the free
- * chunks of a page are one run (z3fold moves its middle object to keep them
- * so).  An object id is page * 4 + slot.
+ * count whenever no page was reclaimed (and no fork made a child pack its
+ * models anew, in its index's order: zs_shadow_reset); for z3fold it
+ * assumes the free chunks of a page are one run (z3fold moves its middle
+ * object to keep them so).  An object id is page * 4 + slot.
  *
  * zsmalloc is a "class model" of the kernel's zsmalloc (Linux 6.3 and
  * later, 4 KiB pages): an object takes a slot of its size plus the 8-byte
@@ -402,6 +403,25 @@ void zs_shadow_remove(struct zs_shadow *s, const uint32_t ids[ZS_SHADOW_POOLS])
 			class_remove(&s->zsm, ids[k], &ps->pages);
 		zs_count_sub(&ps->stored, 1);
 	}
+}
+
+void zs_shadow_reset(struct zs_shadow *s)
+{
+	unsigned int k;
+
+	for (k = 0; k < 2; k++) {
+		struct chunk_model *m = &s->chunk[k];
+
+		chunk_init(m, m->slots, m->max_size);
+		m->used = 0;
+	}
+	memset(s->zsm.in_use, 0, sizeof(s->zsm.in_use));
+	for (k = 0; k < ZS_SHADOW_POOLS; k++) {
+		s->ps[k].pages = 0;
+		s->ps[k].stored = 0;
+		s->ps[k].refused = 0;
+	}
+	s->raw = 0;
 }
 
 void zs_shadow_raw(struct zs_shadow *s, int sign)

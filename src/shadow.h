@@ -44,6 +44,10 @@ void zs_shadow_add(struct zs_shadow *s, size_t size, uint32_t ids[ZS_SHADOW_POOL
 void zs_shadow_remove(struct zs_shadow *s, const uint32_t ids[ZS_SHADOW_POOLS]);
 /* The live pool holds `live_pages` now (for its high-water mark). */
 void zs_shadow_live(struct zs_shadow *s, uint64_t live_pages);
+/* Empty every model (peaks and compressor figures stay), to be filled
+ * again from the live pool's objects: in a child after fork, where another
+ * thread of the parent may have left a model half changed. */
+void zs_shadow_reset(struct zs_shadow *s);
 /* A page stored raw (a page of its own) enters (+1) or leaves (-1). */
 void zs_shadow_raw(struct zs_shadow *s, int sign);
 

@@ -18,12 +18,17 @@
  *                models; the live line is the live pool; every compressor saw
  *                every compressed page, and the live one's bytes are the
  *                pool's compressed_bytes plus what it made of the pages the
- *                pool refused.
+ *                pool refused;
+ *   fork         a child rebuilds the models from its index (a thread of
+ *                the parent may have left them half changed): they validate
+ *                and hold every object of the pool.
  */
 #include "config.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "common.h"
 #include "engine.h"
@@ -271,10 +276,54 @@ static void test_engine(void)
 	   "lz4hc makes no more bytes than lz4 of the same pages");
 }
 
+/* After fork, in the child: the models are emptied and filled again from
+ * the index; they must validate and hold every object of the pool (packed
+ * anew, in the index's order, so not page for page as the live pool). */
+static void test_fork(void)
+{
+	unsigned char page[ZS_PAGE_SIZE];
+	struct zs_options opt;
+	struct zs_engine *e;
+	struct zs_stats st;
+	char err[256], text[4096];
+	size_t at = 0;
+	int status;
+	pid_t pid;
+	uint64_t i;
+
+	zs_options_defaults(&opt);
+	opt.mem_limit = UINT64_C(1) << 30;
+	if (zs_engine_create(&opt, &e, err, sizeof(err)))
+		BAIL_OUT("engine: %s", err);
+	for (i = 0; i < 2000; i++) {
+		zs_page_generate(zs_page_kind_mixed(i), i, page);
+		zs_engine_store(e, (i + 1) << ZS_PAGE_SHIFT, page);
+	}
+	for (i = 0; i < 2000; i += 3)
+		zs_engine_invalidate(e, (i + 1) << ZS_PAGE_SHIFT);
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		zs_engine_after_fork_child(e);
+		zs_engine_stats(e, &st);
+		text[0] = '\0';
+		zs_engine_shadow_format(e, text, sizeof(text), &at);
+		if (zs_engine_validate(e, err, sizeof(err)))
+			_exit(1);
+		_exit(field(text, "shadow_zpool z3fold", "stored_pages ") !=
+			      st.stored_pages - st.same_filled_pages ? 2 : 0);
+	}
+	ok(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	   WEXITSTATUS(status) == 0,
+	   "a child after fork rebuilds the models: they validate and hold every object");
+	zs_engine_destroy(e);
+}
+
 int main(void)
 {
 	test_classes();
 	test_pools();
 	test_engine();
+	test_fork();
 	return done_testing();
 }
