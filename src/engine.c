@@ -246,12 +246,15 @@ static int store_compressed(struct zs_engine *e, uintptr_t key, const void *page
 			    struct zs_entry *ent)
 {
 	struct zs_ctx *c = ctx_get(e);
-	uint64_t t0 = zs_now_ns();
+	bool shadows = e->opt.shadow_compressors; /* they want its time too */
+	uint64_t t0 = shadows ? zs_now_ns() : 0;
 	int len, ret;
 
 	len = zs_fault_hit(ZS_FAULT_COMPRESS) ? -EINVAL :
 		e->comp->compress(c->state, page, ZS_PAGE_SIZE, c->dst, ZS_COMPRESS_BOUND);
-	zs_shadow_compress(e->shadow, (unsigned int)(c - e->ctx), page, len, zs_now_ns() - t0);
+	if (shadows)
+		zs_shadow_compress(e->shadow, (unsigned int)(c - e->ctx), page, len,
+				   zs_now_ns() - t0);
 	if (len >= 0)
 		ent->length = (uint32_t)len; /* for the trace, whatever the pool says */
 	if (len < 0) {

@@ -377,11 +377,13 @@ void zs_shadow_add(struct zs_shadow *s, size_t size, uint32_t ids[ZS_SHADOW_POOL
 	for (k = 0; k < ZS_SHADOW_POOLS; k++) {
 		struct pool_stats *ps = &s->ps[k];
 
-		ids[k] = !s->pools ? NIL
-			 : k < 2   ? chunk_add(&s->chunk[k], size, &ps->pages)
-				   : class_add(&s->zsm, size, &ps->pages);
-		if (s->pools)
-			zs_count_add(ids[k] == NIL ? &ps->refused : &ps->stored, 1);
+		if (!s->pools) {
+			ids[k] = NIL;
+			continue;
+		}
+		ids[k] = k < 2 ? chunk_add(&s->chunk[k], size, &ps->pages)
+			       : class_add(&s->zsm, size, &ps->pages);
+		zs_count_add(ids[k] == NIL ? &ps->refused : &ps->stored, 1);
 	}
 	note_peaks(s);
 }
